@@ -1,0 +1,17 @@
+//! Host bindings generated from `wit/`: the contract between host and vats.
+//! The rest of the host speaks its own types; this module is where they meet
+//! the generated ones.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "vat",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
+        "vathost:vat/io-channel.channel": crate::io::ChannelHandle,
+    },
+    require_store_data_send: true,
+});
+
+pub use vathost::vat::io_channel;

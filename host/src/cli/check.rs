@@ -1,0 +1,36 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use vathost::kernel::Kernel;
+
+/// Validates cluster configs and their components without running anything.
+///
+/// Checks the config's fields, that each component is a valid component
+/// implementing the `vathost:vat/vat` world, and reports every problem with
+/// its field path.
+///
+/// Example: vathost check vats/echo/cluster.json
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Cluster config files (JSON).
+    #[arg(required = true, value_name = "CONFIG")]
+    configs: Vec<PathBuf>,
+}
+
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let kernel = Kernel::new()?;
+    for path in &args.configs {
+        let spec = vathost::config::load(path)?;
+        kernel
+            .prepare(&spec)
+            .with_context(|| format!("invalid config {}", path.display()))?;
+        println!(
+            "{}: ok ({} vats, {} channels)",
+            path.display(),
+            spec.vats.len(),
+            spec.channels.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

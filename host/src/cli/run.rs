@@ -1,0 +1,90 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use vathost::kernel::{Kernel, SubclusterId, SubclusterOutcome};
+
+/// Launches subclusters and runs them in the foreground.
+///
+/// Runs until every vat has returned (exit 0 if all succeeded, 1 with the
+/// failing vat's error otherwise) or until SIGINT/SIGTERM, which terminates
+/// every subcluster cleanly, removes their socket files and exits 0. Several
+/// configs run side by side in one host, each its own subcluster; a failure
+/// to launch any of them terminates those already launched.
+///
+/// Example: vathost run vats/echo/cluster.json
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Cluster config files (JSON); each becomes one subcluster.
+    #[arg(required = true, value_name = "CONFIG")]
+    configs: Vec<PathBuf>,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let specs = args
+        .configs
+        .iter()
+        .map(|path| vathost::config::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+
+    let kernel = Kernel::new()?;
+    let mut launched = Vec::new();
+    for (spec, path) in specs.into_iter().zip(&args.configs) {
+        match kernel.launch(spec).await {
+            Ok(subcluster) => {
+                for channel in &subcluster.channels {
+                    tracing::info!(
+                        subcluster = %subcluster.id,
+                        channel = %channel.name,
+                        "listening on {}",
+                        channel.path.display()
+                    );
+                }
+                launched.push(subcluster.id);
+            }
+            Err(error) => {
+                kernel.shutdown().await;
+                return Err(
+                    anyhow::Error::new(error).context(format!("cannot launch {}", path.display()))
+                );
+            }
+        }
+    }
+
+    let all_ended = wait_all(&kernel, &launched);
+    tokio::select! {
+        outcomes = all_ended => report(outcomes?),
+        _ = interrupt.recv() => stop(&kernel, "SIGINT").await,
+        _ = terminate.recv() => stop(&kernel, "SIGTERM").await,
+    }
+}
+
+async fn wait_all(
+    kernel: &Kernel,
+    ids: &[SubclusterId],
+) -> anyhow::Result<Vec<(SubclusterId, SubclusterOutcome)>> {
+    let mut outcomes = Vec::new();
+    for &id in ids {
+        outcomes.push((id, kernel.wait(id).await?));
+    }
+    Ok(outcomes)
+}
+
+fn report(outcomes: Vec<(SubclusterId, SubclusterOutcome)>) -> anyhow::Result<ExitCode> {
+    for (id, outcome) in &outcomes {
+        if let Some((vat, failure)) = outcome.first_failure() {
+            anyhow::bail!("vat `{vat}` of subcluster {id} {failure}");
+        }
+    }
+    tracing::info!("every vat returned");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stop(kernel: &Kernel, signal: &str) -> anyhow::Result<ExitCode> {
+    tracing::info!("{signal}: terminating");
+    kernel.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

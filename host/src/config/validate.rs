@@ -1,0 +1,296 @@
+//! Checks serde cannot make, each reported with its field path, all at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::raw::{RawChannel, RawCluster};
+use super::spec::{
+    ChannelKind, ChannelSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES, Direction, SocketSpec,
+    SubclusterSpec, Unit, VatSpec,
+};
+use super::{ConfigError, Problem};
+
+/// `sun_path` holds 108 bytes on Linux, including the terminating NUL.
+pub const MAX_SOCKET_PATH: usize = 107;
+const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// Lines longer than this would let one client pin a lot of host memory per
+/// queued line.
+const MAX_MAX_LINE: u64 = 16 * 1024 * 1024;
+const MAX_QUEUE_LINES: u32 = 65_536;
+
+pub(super) fn validate(
+    raw: RawCluster,
+    name: &str,
+    base: &Path,
+) -> Result<SubclusterSpec, ConfigError> {
+    let mut problems = Vec::new();
+
+    if raw.vats.is_empty() {
+        problems.push(Problem::new("vats", "a subcluster needs at least one vat"));
+    }
+    if !raw.vats.contains_key(&raw.bootstrap) {
+        problems.push(Problem::new(
+            "bootstrap",
+            format!(
+                "`{}` is not a vat of this config (vats: {})",
+                raw.bootstrap,
+                names(raw.vats.keys())
+            ),
+        ));
+    }
+    for (index, service) in raw.services.iter().enumerate() {
+        problems.push(Problem::new(
+            format!("services[{index}]"),
+            format!("unknown service `{service}`: vathost offers no kernel services yet"),
+        ));
+    }
+
+    let mut channels = Vec::new();
+    let mut socket_paths: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for (channel_name, channel) in &raw.io {
+        let field = format!("io.{channel_name}");
+        if let Some(spec) = channel_spec(channel_name, channel, &field, base, &mut problems) {
+            let ChannelKind::Socket(socket) = &spec.kind;
+            if let Some(first) = socket_paths.get(&socket.path) {
+                problems.push(Problem::new(
+                    format!("{field}.path"),
+                    format!(
+                        "{} is already the path of channel `{first}`",
+                        socket.path.display()
+                    ),
+                ));
+            } else {
+                socket_paths.insert(socket.path.clone(), channel_name.clone());
+            }
+            channels.push(spec);
+        }
+    }
+
+    let mut vats = Vec::new();
+    for (vat_name, vat) in &raw.vats {
+        let field = format!("vats.{vat_name}");
+        if !is_simple_name(vat_name) {
+            problems.push(Problem::new(
+                &field,
+                "a vat name must be 1 to 64 of the characters A-Z a-z 0-9 _ - .",
+            ));
+        }
+        if vat.component.trim().is_empty() {
+            problems.push(Problem::new(
+                format!("{field}.component"),
+                "must name a component file",
+            ));
+        }
+        let mut granted = BTreeSet::new();
+        for (index, channel) in vat.io.iter().enumerate() {
+            let entry = format!("{field}.io[{index}]");
+            if !raw.io.contains_key(channel) {
+                problems.push(Problem::new(
+                    entry,
+                    format!(
+                        "channel `{channel}` is not declared under `io` (declared: {})",
+                        names(raw.io.keys())
+                    ),
+                ));
+            } else if !granted.insert(channel.as_str()) {
+                problems.push(Problem::new(
+                    entry,
+                    format!("channel `{channel}` is listed twice"),
+                ));
+            }
+        }
+        // The bootstrap vat holds every channel of its subcluster; any other
+        // vat exactly those its own `io` list names.
+        let channels = if *vat_name == raw.bootstrap {
+            raw.io.keys().cloned().collect()
+        } else {
+            vat.io.clone()
+        };
+        let parameters = vat
+            .parameters
+            .as_ref()
+            .map(serde_json::Value::to_string)
+            .unwrap_or_else(|| "null".to_owned());
+        vats.push(VatSpec {
+            name: vat_name.clone(),
+            component: base.join(&vat.component),
+            parameters,
+            channels,
+        });
+    }
+
+    if problems.is_empty() {
+        Ok(SubclusterSpec {
+            name: name.to_owned(),
+            bootstrap: raw.bootstrap,
+            vats,
+            channels,
+        })
+    } else {
+        Err(ConfigError::Invalid {
+            file: None,
+            problems,
+        })
+    }
+}
+
+fn channel_spec(
+    name: &str,
+    raw: &RawChannel,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<ChannelSpec> {
+    let before = problems.len();
+    if !is_simple_name(name) {
+        problems.push(Problem::new(
+            field,
+            "a channel name must be 1 to 64 of the characters A-Z a-z 0-9 _ - .",
+        ));
+    }
+    let direction = match raw.direction.as_deref() {
+        None | Some("inout") => Direction::InOut,
+        Some("in") => Direction::In,
+        Some("out") => Direction::Out,
+        Some(other) => {
+            problems.push(Problem::new(
+                format!("{field}.direction"),
+                format!("unknown direction `{other}`; expected `in`, `out` or `inout`"),
+            ));
+            Direction::InOut
+        }
+    };
+    let unit = match raw.unit.as_deref() {
+        None | Some("line") => Unit::Line,
+        Some(other) => {
+            problems.push(Problem::new(
+                format!("{field}.unit"),
+                format!("unsupported unit `{other}`; supported: `line`"),
+            ));
+            Unit::Line
+        }
+    };
+    let max_line = match raw.max_line {
+        None => DEFAULT_MAX_LINE,
+        Some(bytes) if (1..=MAX_MAX_LINE).contains(&bytes.0) => {
+            u32::try_from(bytes.0).unwrap_or(DEFAULT_MAX_LINE)
+        }
+        Some(bytes) => {
+            problems.push(Problem::new(
+                format!("{field}.max-line"),
+                format!("{} bytes is outside 1 byte to 16MiB", bytes.0),
+            ));
+            DEFAULT_MAX_LINE
+        }
+    };
+    let queue = match raw.queue {
+        None => DEFAULT_QUEUE_LINES,
+        Some(lines) if (1..=MAX_QUEUE_LINES).contains(&lines) => lines,
+        Some(lines) => {
+            problems.push(Problem::new(
+                format!("{field}.queue"),
+                format!("{lines} lines is outside 1 to {MAX_QUEUE_LINES}"),
+            ));
+            DEFAULT_QUEUE_LINES
+        }
+    };
+    let kind = match raw.kind.as_str() {
+        "socket" => socket_spec(raw, field, base, problems).map(ChannelKind::Socket),
+        other => {
+            problems.push(Problem::new(
+                format!("{field}.type"),
+                format!("unsupported channel type `{other}`; supported: `socket`"),
+            ));
+            None
+        }
+    };
+    let kind = kind?;
+    (problems.len() == before).then(|| ChannelSpec {
+        name: name.to_owned(),
+        direction,
+        unit,
+        max_line,
+        queue,
+        kind,
+    })
+}
+
+fn socket_spec(
+    raw: &RawChannel,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<SocketSpec> {
+    let Some(path) = raw.path.as_deref().filter(|path| !path.is_empty()) else {
+        problems.push(Problem::new(
+            format!("{field}.path"),
+            "a socket channel needs a `path`",
+        ));
+        return None;
+    };
+    let path = normalize(&base.join(path));
+    let length = path.as_os_str().len();
+    if length > MAX_SOCKET_PATH {
+        problems.push(Problem::new(
+            format!("{field}.path"),
+            format!(
+                "{} is {length} bytes; Unix socket paths are limited to {MAX_SOCKET_PATH}",
+                path.display()
+            ),
+        ));
+        return None;
+    }
+    if path.file_name().is_none() {
+        problems.push(Problem::new(
+            format!("{field}.path"),
+            format!("{} does not name a file", path.display()),
+        ));
+        return None;
+    }
+    let mode = match raw.mode.as_deref() {
+        None => DEFAULT_SOCKET_MODE,
+        Some(text) => match u32::from_str_radix(text.trim_start_matches("0o"), 8) {
+            Ok(mode) if mode <= 0o777 => mode,
+            _ => {
+                problems.push(Problem::new(
+                    format!("{field}.mode"),
+                    format!("`{text}` is not an octal file mode such as \"0600\""),
+                ));
+                return None;
+            }
+        },
+    };
+    Some(SocketSpec { path, mode })
+}
+
+/// Resolves `.` and `..` lexically, so that two spellings of one path compare
+/// equal when duplicates are checked.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+fn is_simple_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let listed: Vec<String> = names.map(|name| format!("`{name}`")).collect();
+    if listed.is_empty() {
+        "none".to_owned()
+    } else {
+        listed.join(", ")
+    }
+}

@@ -1,0 +1,137 @@
+//! `io-channel` as vats see it: a `channel` resource is a [`ChannelHandle`] in
+//! the vat's resource table. A vat can only hold the handles the kernel pushed
+//! into its own table at launch; an index it makes up is rejected by the
+//! table and traps that vat alone.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::p2::{DynPollable, Pollable};
+
+use super::channel::{Channel, ChannelError};
+use crate::bindings::io_channel;
+use crate::config::{Direction, Unit};
+
+/// A vat's handle to one channel.
+pub struct ChannelHandle {
+    channel: Arc<Channel>,
+}
+
+impl ChannelHandle {
+    pub fn new(channel: Arc<Channel>) -> Self {
+        Self { channel }
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for ChannelHandle {
+    async fn ready(&mut self) {
+        self.channel.readable().await;
+    }
+}
+
+/// What a store must give for `io-channel` to be linked into it.
+pub trait IoChannelView: Send {
+    fn io_channel_table(&mut self) -> &mut ResourceTable;
+}
+
+/// The [`HasData`] marker that links `io-channel` against a view.
+pub struct IoChannels;
+
+impl HasData for IoChannels {
+    type Data<'a> = IoChannelCtx<'a>;
+}
+
+/// Borrowed view the generated bindings call into.
+pub struct IoChannelCtx<'a> {
+    table: &'a mut ResourceTable,
+}
+
+impl<'a> IoChannelCtx<'a> {
+    pub fn new(view: &'a mut impl IoChannelView) -> Self {
+        Self {
+            table: view.io_channel_table(),
+        }
+    }
+
+    fn channel(&self, handle: &Resource<ChannelHandle>) -> wasmtime::Result<Arc<Channel>> {
+        Ok(self.table.get(handle)?.channel.clone())
+    }
+}
+
+/// Adds `io-channel` to a linker whose store data is an [`IoChannelView`].
+pub fn add_to_linker<T: IoChannelView + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    io_channel::add_to_linker::<T, IoChannels>(linker, |state: &mut T| IoChannelCtx::new(state))
+}
+
+impl io_channel::Host for IoChannelCtx<'_> {}
+
+impl io_channel::HostChannel for IoChannelCtx<'_> {
+    async fn name(&mut self, handle: Resource<ChannelHandle>) -> wasmtime::Result<String> {
+        Ok(self.channel(&handle)?.name().to_owned())
+    }
+
+    async fn direction(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<io_channel::Direction> {
+        Ok(match self.channel(&handle)?.direction() {
+            Direction::In => io_channel::Direction::In,
+            Direction::Out => io_channel::Direction::Out,
+            Direction::InOut => io_channel::Direction::Inout,
+        })
+    }
+
+    async fn unit(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<io_channel::Unit> {
+        Ok(match self.channel(&handle)?.unit() {
+            Unit::Line => io_channel::Unit::Line,
+        })
+    }
+
+    async fn read(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<Option<String>, io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        Ok(channel.read().await.map_err(Into::into))
+    }
+
+    async fn write(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        line: String,
+    ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        Ok(channel.write(&line).await.map_err(Into::into))
+    }
+
+    async fn subscribe(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        wasmtime_wasi::p2::subscribe(self.table, handle)
+    }
+
+    async fn drop(&mut self, handle: Resource<ChannelHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl From<ChannelError> for io_channel::IoError {
+    fn from(error: ChannelError) -> Self {
+        match error {
+            ChannelError::NotReadable => Self::NotReadable,
+            ChannelError::NotWritable => Self::NotWritable,
+            ChannelError::Closed => Self::Closed,
+            ChannelError::NoClient => Self::NoClient,
+            ChannelError::InvalidData(why) => Self::InvalidData(why),
+            ChannelError::TooLong(limit) => Self::TooLong(limit),
+        }
+    }
+}

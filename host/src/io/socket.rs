@@ -1,0 +1,341 @@
+//! A Unix socket channel: the host listens at the configured path and serves
+//! one client at a time, `\n`-framed.
+//!
+//! The socket file is handled through a capability on its parent directory
+//! (cap-std): stat, removal and permissions are relative to that directory,
+//! and `bind` goes through `/proc/self/fd/N/NAME` because Linux has no
+//! `bindat`. The file is removed on close only if it is still the one this
+//! channel bound, so a file someone else put there is never deleted.
+
+use std::ffi::OsString;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use cap_std::fs::{Dir, FileTypeExt, MetadataExt};
+use tokio::io::AsyncReadExt;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::channel::{Channel, ClientWriter, Inbound};
+use super::framing::{Frame, LineFramer};
+use crate::config::{ChannelSpec, SocketSpec};
+
+/// Why a socket channel could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("cannot open the directory of socket {}", path.display())]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("socket {} is in use: something is listening on it", path.display())]
+    InUse { path: PathBuf },
+    #[error("{} exists and is not a socket; it is left alone", path.display())]
+    NotASocket { path: PathBuf },
+    #[error("cannot listen on socket {}", path.display())]
+    Bind {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a connect to an existing socket may take before it counts as live.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A listening socket channel. Dropping it without [`SocketChannel::close`]
+/// leaves the accept task running; the kernel always closes.
+pub struct SocketChannel {
+    channel: Arc<Channel>,
+    path: PathBuf,
+    acceptor: tokio::task::JoinHandle<()>,
+    file: SocketFile,
+}
+
+impl SocketChannel {
+    /// Binds the socket and starts accepting clients.
+    pub async fn listen(spec: &ChannelSpec, socket: &SocketSpec) -> Result<Self, SocketError> {
+        let (file, listener) = SocketFile::bind(socket).await?;
+        let (channel, inbound) = Channel::new(spec);
+        let acceptor = tokio::spawn(accept_clients(listener, channel.clone(), inbound));
+        Ok(Self {
+            channel,
+            path: socket.path.clone(),
+            acceptor,
+            file,
+        })
+    }
+
+    pub fn channel(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the channel, disconnects its client, stops listening and
+    /// removes the socket file. In-flight calls return `Closed`.
+    pub async fn close(self) {
+        self.channel.close();
+        if let Err(error) = self.acceptor.await {
+            tracing::warn!(channel = self.channel.name(), %error, "socket accept task failed");
+        }
+        self.file.remove();
+    }
+}
+
+struct SocketFile {
+    dir: Dir,
+    name: OsString,
+    path: PathBuf,
+    /// Device and inode of the socket this channel bound.
+    identity: (u64, u64),
+}
+
+impl SocketFile {
+    async fn bind(spec: &SocketSpec) -> Result<(Self, UnixListener), SocketError> {
+        let path = spec.path.clone();
+        let (parent, name) = match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => (parent, name.to_owned()),
+            _ => {
+                return Err(SocketError::Bind {
+                    path,
+                    source: std::io::ErrorKind::InvalidInput.into(),
+                });
+            }
+        };
+        let dir =
+            Dir::open_ambient_dir(parent, cap_std::ambient_authority()).map_err(|source| {
+                SocketError::Directory {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        let bind_path = via_dir(&dir, &name, &path);
+
+        match dir.symlink_metadata(&name) {
+            Ok(metadata) if metadata.file_type().is_socket() => {
+                match tokio::time::timeout(PROBE_TIMEOUT, UnixStream::connect(&bind_path)).await {
+                    Err(_elapsed) => return Err(SocketError::InUse { path }),
+                    Ok(Ok(_live)) => return Err(SocketError::InUse { path }),
+                    Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        tracing::info!(path = %path.display(), "replacing stale socket file");
+                        dir.remove_file(&name).map_err(|source| SocketError::Bind {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    }
+                    Ok(Err(source)) => return Err(SocketError::Bind { path, source }),
+                }
+            }
+            Ok(_) => return Err(SocketError::NotASocket { path }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SocketError::Bind { path, source }),
+        }
+
+        let bind_error = |source: std::io::Error| SocketError::Bind {
+            path: path.clone(),
+            source,
+        };
+        let listener = listen_with_mode(&bind_path, spec.mode).map_err(bind_error)?;
+        // The fd mode already governs the new file; this also restores bits
+        // the umask took away from an explicit `mode`.
+        dir.set_permissions(
+            &name,
+            cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(spec.mode)),
+        )
+        .map_err(bind_error)?;
+        let metadata = dir.symlink_metadata(&name).map_err(bind_error)?;
+        let file = Self {
+            dir,
+            name,
+            path,
+            identity: (metadata.dev(), metadata.ino()),
+        };
+        Ok((file, listener))
+    }
+
+    fn remove(&self) {
+        match self.dir.symlink_metadata(&self.name) {
+            Ok(metadata) if (metadata.dev(), metadata.ino()) == self.identity => {
+                if let Err(error) = self.dir.remove_file(&self.name) {
+                    tracing::warn!(path = %self.path.display(), %error, "cannot remove socket file");
+                }
+            }
+            Ok(_) => tracing::warn!(
+                path = %self.path.display(),
+                "socket file was replaced by another; leaving it"
+            ),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "cannot inspect socket file");
+            }
+        }
+    }
+}
+
+/// A path that reaches `name` through the open directory `dir`, so that a
+/// directory renamed or replaced after it was opened is not followed.
+fn via_dir(dir: &Dir, name: &std::ffi::OsStr, full: &Path) -> PathBuf {
+    let through_fd = Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name);
+    if through_fd.as_os_str().len() <= crate::config::MAX_SOCKET_PATH
+        && Path::new("/proc/self/fd").is_dir()
+    {
+        through_fd
+    } else {
+        full.to_path_buf()
+    }
+}
+
+/// Binds and listens with the socket file created at `mode` (minus umask):
+/// `fchmod` on an unbound Unix socket sets the mode `bind` gives its file, so
+/// the file is never more open than asked, not even for an instant.
+fn listen_with_mode(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let socket = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::fs::fchmod(&socket, rustix::fs::Mode::from_raw_mode(mode))?;
+    rustix::net::bind(&socket, &SocketAddrUnix::new(path)?)?;
+    rustix::net::listen(&socket, 128)?;
+    UnixListener::from_std(std::os::unix::net::UnixListener::from(socket))
+}
+
+async fn accept_clients(
+    listener: UnixListener,
+    channel: Arc<Channel>,
+    inbound: mpsc::Sender<Inbound>,
+) {
+    let busy = Arc::new(AtomicBool::new(false));
+    let next_client = AtomicU64::new(1);
+    let mut sessions = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            () = channel.closed().cancelled() => break,
+            accepted = listener.accept() => accepted,
+            // Reap finished sessions so the set does not grow.
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+        };
+        let stream = match accepted {
+            Ok((stream, _address)) => stream,
+            Err(error) => {
+                // Typically EMFILE: back off instead of spinning.
+                tracing::warn!(channel = channel.name(), %error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if busy.swap(true, Ordering::AcqRel) {
+            reject_busy(&channel, &stream);
+            continue;
+        }
+        let id = next_client.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(channel = channel.name(), client = id, "client connected");
+        sessions.spawn(serve_client(
+            channel.clone(),
+            inbound.clone(),
+            stream,
+            id,
+            busy.clone(),
+        ));
+    }
+    sessions.shutdown().await;
+}
+
+fn reject_busy(channel: &Channel, stream: &UnixStream) {
+    let notice = format!(
+        "vathost: channel `{}` is busy: it serves one client at a time\n",
+        channel.name()
+    );
+    // Best effort: a short notice fits the socket buffer of a fresh connection.
+    let _ = stream.try_write(notice.as_bytes());
+    tracing::info!(channel = channel.name(), "turned away a second client");
+}
+
+async fn serve_client(
+    channel: Arc<Channel>,
+    inbound: mpsc::Sender<Inbound>,
+    stream: UnixStream,
+    id: u64,
+    busy: Arc<AtomicBool>,
+) {
+    let (mut reader, writer) = stream.into_split();
+    if channel.direction().writable() {
+        channel
+            .attach_client(ClientWriter {
+                id,
+                stream: Box::new(tokio::io::BufWriter::new(writer)),
+            })
+            .await;
+    }
+    let readable = channel.direction().readable();
+    let mut framer = LineFramer::new(channel.max_line());
+    let mut buffer = vec![0u8; READ_CHUNK];
+    let mut frames = Vec::new();
+    'stream: loop {
+        let read = tokio::select! {
+            () = channel.closed().cancelled() => return,
+            read = reader.read(&mut buffer) => read,
+        };
+        let count = match read {
+            Ok(0) => break,
+            Ok(count) => count,
+            Err(error) => {
+                tracing::debug!(channel = channel.name(), client = id, %error, "client read failed");
+                break;
+            }
+        };
+        if !readable {
+            continue;
+        }
+        framer.push(&buffer[..count], |frame| frames.push(frame));
+        for frame in frames.drain(..) {
+            if !deliver(&channel, &inbound, frame.into()).await {
+                break 'stream;
+            }
+        }
+    }
+    if readable {
+        let last = framer.finish().map(Inbound::from);
+        for item in last.into_iter().chain([Inbound::EndOfStream]) {
+            if !deliver(&channel, &inbound, item).await {
+                break;
+            }
+        }
+    }
+    channel.detach_client(id).await;
+    tracing::debug!(channel = channel.name(), client = id, "client gone");
+    busy.store(false, Ordering::Release);
+}
+
+/// Queues an item for the vat, waiting while the queue is full (that wait is
+/// what stops reading the socket). False once the channel is closed.
+async fn deliver(channel: &Channel, inbound: &mpsc::Sender<Inbound>, item: Inbound) -> bool {
+    tokio::select! {
+        () = channel.closed().cancelled() => false,
+        sent = inbound.send(item) => sent.is_ok(),
+    }
+}
+
+impl From<Frame> for Inbound {
+    fn from(frame: Frame) -> Self {
+        match frame {
+            Frame::Line(line) => Self::Line(line),
+            Frame::InvalidUtf8(why) => Self::InvalidData(why),
+            Frame::TooLong => Self::TooLong,
+        }
+    }
+}

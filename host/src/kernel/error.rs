@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+
+use super::SubclusterId;
+use crate::io::SocketError;
+use crate::runtime::RuntimeError;
+
+/// Why a launch failed. Nothing of the subcluster remains when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("vat `{vat}` (field `vats.{vat}.component`)")]
+    Component {
+        vat: String,
+        #[source]
+        source: RuntimeError,
+    },
+    #[error("channel `{channel}` (field `io.{channel}.path`): socket {} is already used by channel `{other_channel}` of subcluster {other} ({other_name})", path.display())]
+    PathClaimed {
+        channel: String,
+        path: PathBuf,
+        other: SubclusterId,
+        other_name: String,
+        other_channel: String,
+    },
+    #[error("channel `{channel}`")]
+    Channel {
+        channel: String,
+        #[source]
+        source: SocketError,
+    },
+    #[error("vat `{vat}`")]
+    Vat {
+        vat: String,
+        #[source]
+        source: RuntimeError,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("no subcluster {0}")]
+    UnknownSubcluster(SubclusterId),
+    #[error("the supervisor of a subcluster ended without reporting its outcome")]
+    SupervisorLost,
+}

@@ -1,0 +1,155 @@
+//! Host-wide bookkeeping: subcluster ids, which subcluster owns which socket
+//! path, and how to stop or await each subcluster.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::supervisor::SubclusterOutcome;
+use super::{KernelError, LaunchError, SubclusterId};
+use crate::config::{ChannelKind, SubclusterSpec};
+
+#[derive(Default)]
+pub(super) struct Registry {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    /// Socket paths held by launching or running subclusters.
+    paths: HashMap<PathBuf, PathOwner>,
+    subclusters: BTreeMap<SubclusterId, Entry>,
+}
+
+struct PathOwner {
+    id: SubclusterId,
+    subcluster: String,
+    channel: String,
+}
+
+struct Entry {
+    stop: CancellationToken,
+    outcome: watch::Receiver<Option<SubclusterOutcome>>,
+}
+
+/// Socket paths reserved for a launch in progress; released on drop unless
+/// the launch succeeds.
+pub(super) struct Claim<'a> {
+    registry: &'a Registry,
+    id: SubclusterId,
+    committed: bool,
+}
+
+impl Claim<'_> {
+    pub(super) fn id(&self) -> SubclusterId {
+        self.id
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.registry.release_paths(self.id);
+        }
+    }
+}
+
+impl Registry {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update below is a single insert or remove: a panic elsewhere
+        // cannot leave the state half-changed.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reserves a new id and every socket path of `spec`, or names the
+    /// subcluster that already holds one of them.
+    pub(super) fn claim(&self, spec: &SubclusterSpec) -> Result<Claim<'_>, LaunchError> {
+        let mut state = self.state();
+        for channel in &spec.channels {
+            let ChannelKind::Socket(socket) = &channel.kind;
+            if let Some(owner) = state.paths.get(&socket.path) {
+                return Err(LaunchError::PathClaimed {
+                    channel: channel.name.clone(),
+                    path: socket.path.clone(),
+                    other: owner.id,
+                    other_name: owner.subcluster.clone(),
+                    other_channel: owner.channel.clone(),
+                });
+            }
+        }
+        state.next_id += 1;
+        let id = SubclusterId(state.next_id);
+        for channel in &spec.channels {
+            let ChannelKind::Socket(socket) = &channel.kind;
+            state.paths.insert(
+                socket.path.clone(),
+                PathOwner {
+                    id,
+                    subcluster: spec.name.clone(),
+                    channel: channel.name.clone(),
+                },
+            );
+        }
+        Ok(Claim {
+            registry: self,
+            id,
+            committed: false,
+        })
+    }
+
+    pub(super) fn add_running(
+        &self,
+        mut claim: Claim<'_>,
+        stop: CancellationToken,
+        outcome: watch::Receiver<Option<SubclusterOutcome>>,
+    ) {
+        claim.committed = true;
+        self.state()
+            .subclusters
+            .insert(claim.id, Entry { stop, outcome });
+    }
+
+    /// Asks a subcluster to stop; returns where its outcome will appear.
+    pub(super) fn stop(
+        &self,
+        id: SubclusterId,
+    ) -> Result<watch::Receiver<Option<SubclusterOutcome>>, KernelError> {
+        let state = self.state();
+        let entry = state
+            .subclusters
+            .get(&id)
+            .ok_or(KernelError::UnknownSubcluster(id))?;
+        entry.stop.cancel();
+        Ok(entry.outcome.clone())
+    }
+
+    pub(super) fn outcome(
+        &self,
+        id: SubclusterId,
+    ) -> Result<watch::Receiver<Option<SubclusterOutcome>>, KernelError> {
+        self.state()
+            .subclusters
+            .get(&id)
+            .map(|entry| entry.outcome.clone())
+            .ok_or(KernelError::UnknownSubcluster(id))
+    }
+
+    /// Subclusters that have not ended.
+    pub(super) fn running(&self) -> Vec<SubclusterId> {
+        self.state()
+            .subclusters
+            .iter()
+            .filter(|(_, entry)| entry.outcome.borrow().is_none())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Frees the socket paths of a subcluster whose channels are closed.
+    pub(super) fn release_paths(&self, id: SubclusterId) {
+        self.state().paths.retain(|_, owner| owner.id != id);
+    }
+}

@@ -1,0 +1,124 @@
+//! One task per running subcluster: runs its vats, and when they have all
+//! returned, its bootstrap vat failed, or it is told to stop, it stops the
+//! remaining vats first and then closes the channels.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::SubclusterId;
+use super::registry::Registry;
+use crate::config::{SubclusterSpec, VatSpec};
+use crate::io::SocketChannel;
+use crate::runtime::{VatFailure, VatInstance};
+
+/// How one vat ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VatEnd {
+    Returned,
+    Failed(VatFailure),
+    /// Stopped by the host while still running.
+    Stopped,
+}
+
+/// How a subcluster ended, vat by vat in config order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubclusterOutcome {
+    pub vats: Vec<(String, VatEnd)>,
+}
+
+impl SubclusterOutcome {
+    /// The first vat that failed, with its failure.
+    pub fn first_failure(&self) -> Option<(&str, &VatFailure)> {
+        self.vats.iter().find_map(|(vat, end)| match end {
+            VatEnd::Failed(failure) => Some((vat.as_str(), failure)),
+            _ => None,
+        })
+    }
+}
+
+pub(super) async fn supervise(
+    id: SubclusterId,
+    spec: SubclusterSpec,
+    vats: Vec<(VatSpec, VatInstance)>,
+    channels: Vec<SocketChannel>,
+    stop: CancellationToken,
+    registry: Arc<Registry>,
+    outcome: watch::Sender<Option<SubclusterOutcome>>,
+) {
+    let mut running = JoinSet::new();
+    let mut names = HashMap::new();
+    for (vat, instance) in vats {
+        let span = tracing::info_span!("vat", vat = %vat.name);
+        let name = vat.name.clone();
+        let handle = running.spawn(
+            async move {
+                tracing::info!("vat started");
+                instance.run(&vat.parameters).await
+            }
+            .instrument(span),
+        );
+        names.insert(handle.id(), name);
+    }
+
+    let mut ends: HashMap<String, VatEnd> = HashMap::new();
+    loop {
+        let joined = tokio::select! {
+            biased;
+            () = stop.cancelled() => {
+                tracing::info!("terminating");
+                break;
+            }
+            joined = running.join_next_with_id() => joined,
+        };
+        let Some(joined) = joined else { break };
+        let (vat, end) = match joined {
+            Ok((task, result)) => (
+                names.get(&task).cloned().unwrap_or_default(),
+                match result {
+                    Ok(()) => VatEnd::Returned,
+                    Err(failure) => VatEnd::Failed(failure),
+                },
+            ),
+            Err(join_error) => (
+                names.get(&join_error.id()).cloned().unwrap_or_default(),
+                VatEnd::Failed(VatFailure::Trapped(format!(
+                    "vat task failed: {join_error}"
+                ))),
+            ),
+        };
+        match &end {
+            VatEnd::Failed(failure) => tracing::error!(vat = %vat, %failure, "vat failed"),
+            _ => tracing::info!(vat = %vat, "vat returned"),
+        }
+        let bootstrap_failed = vat == spec.bootstrap && matches!(end, VatEnd::Failed(_));
+        ends.insert(vat, end);
+        if bootstrap_failed {
+            tracing::error!("bootstrap vat failed: terminating the subcluster");
+            break;
+        }
+    }
+
+    // Vats first, so that no vat sees its channels vanish while it runs...
+    running.shutdown().await;
+    // ...then the channels, whose sockets disappear with them.
+    for channel in channels {
+        channel.close().await;
+    }
+    registry.release_paths(id);
+
+    let vats = spec
+        .vats
+        .iter()
+        .map(|vat| {
+            let end = ends.remove(&vat.name).unwrap_or(VatEnd::Stopped);
+            (vat.name.clone(), end)
+        })
+        .collect();
+    tracing::info!("subcluster ended");
+    outcome.send_replace(Some(SubclusterOutcome { vats }));
+}

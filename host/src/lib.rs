@@ -1,0 +1,12 @@
+//! vathost: runs vats (WebAssembly components) in subclusters that reach the
+//! world only through the IO channels their config declares.
+//!
+//! Data flows one way: [`config`] parses and validates a cluster config into
+//! specs; the [`kernel`] launches and terminates subclusters from those specs,
+//! using the [`runtime`] (wasmtime) for vats and [`io`] for channels.
+
+pub mod bindings;
+pub mod config;
+pub mod io;
+pub mod kernel;
+pub mod runtime;

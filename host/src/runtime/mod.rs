@@ -1,0 +1,188 @@
+//! The wasmtime side: one engine per host, compiled components cached by
+//! file, and one store per vat holding nothing but an empty WASI context and
+//! the channel handles the kernel grants.
+
+mod guest_output;
+mod state;
+mod vat;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::bindings::VatPre;
+pub use state::VatState;
+pub use vat::{VatFailure, VatInstance};
+
+/// How often running wasm is interrupted to yield to the async executor, so
+/// that a vat computing without pause cannot starve other vats or socket IO.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot read component {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a valid WebAssembly component: {message}", path.display())]
+    Compile { path: PathBuf, message: String },
+    #[error("{} does not implement the `vathost:vat/vat` world: {message}", path.display())]
+    World { path: PathBuf, message: String },
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+}
+
+/// A compiled, type-checked component, ready to instantiate any number of times.
+#[derive(Clone)]
+pub struct PreparedComponent {
+    pre: VatPre<VatState>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<VatState>,
+    components: Mutex<HashMap<PathBuf, (FileStamp, PreparedComponent)>>,
+    ticker: EpochTicker,
+}
+
+/// What must be unchanged for a cached compilation of a file to be reused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Runtime {
+    pub fn new() -> Result<Self, RuntimeError> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+        let engine =
+            Engine::new(&config).map_err(|error| RuntimeError::Engine(format!("{error:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| crate::io::add_to_linker(&mut linker))
+            .map_err(|error| RuntimeError::Engine(format!("{error:#}")))?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self {
+            engine,
+            linker,
+            components: Mutex::new(HashMap::new()),
+            ticker,
+        })
+    }
+
+    /// Reads, compiles and type-checks the component at `path` against the
+    /// vat world. Unchanged files are compiled once per host.
+    pub fn prepare(&self, path: &Path) -> Result<PreparedComponent, RuntimeError> {
+        let read_error = |source| RuntimeError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let (dir, name) = open_parent(path).map_err(read_error)?;
+        let metadata = dir.metadata(&name).map_err(read_error)?;
+        let stamp = FileStamp {
+            len: metadata.len(),
+            modified: metadata
+                .modified()
+                .ok()
+                .map(cap_std::time::SystemTime::into_std),
+        };
+        if let Some((cached, prepared)) = self.cache().get(path)
+            && *cached == stamp
+        {
+            return Ok(prepared.clone());
+        }
+        let bytes = dir.read(&name).map_err(read_error)?;
+        let component =
+            Component::new(&self.engine, &bytes).map_err(|error| RuntimeError::Compile {
+                path: path.to_path_buf(),
+                message: format!("{error:#}"),
+            })?;
+        let world_error = |error: wasmtime::Error| RuntimeError::World {
+            path: path.to_path_buf(),
+            message: format!("{error:#}"),
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(world_error)?;
+        let pre = VatPre::new(instance_pre).map_err(world_error)?;
+        let prepared = PreparedComponent { pre };
+        self.cache()
+            .insert(path.to_path_buf(), (stamp, prepared.clone()));
+        Ok(prepared)
+    }
+
+    /// Creates a fresh store for a vat and instantiates the component in it.
+    pub async fn instantiate(
+        &self,
+        component: &PreparedComponent,
+        subcluster: &str,
+        vat: &str,
+    ) -> Result<VatInstance, RuntimeError> {
+        VatInstance::new(&self.engine, &component.pre, subcluster, vat).await
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, PreparedComponent)>> {
+        // A panic while holding this lock cannot leave the map half-updated.
+        self.components
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker.stop();
+    }
+}
+
+/// Opens the directory holding `path` as a capability and names the file in it.
+fn open_parent(path: &Path) -> std::io::Result<(cap_std::fs::Dir, std::ffi::OsString)> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let dir = cap_std::fs::Dir::open_ambient_dir(parent, cap_std::ambient_authority())?;
+    Ok((dir, name.to_owned()))
+}
+
+/// Advances the engine's epoch on a timer thread.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let spawned = std::thread::Builder::new()
+            .name("vathost-epoch".to_owned())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the epoch thread: busy vats will not yield");
+        }
+        Self { stop }
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
