@@ -1,0 +1,172 @@
+use crate::bindings::vathost::vat::io_channel as wit;
+use crate::bindings::wasi::io::poll;
+use crate::{Error, IoError};
+
+/// Which way data may flow, seen from the vat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+    InOut,
+}
+
+/// A channel granted to this vat. Reads and writes whole lines.
+#[derive(Debug)]
+pub struct Channel {
+    inner: wit::Channel,
+    name: String,
+    direction: Direction,
+}
+
+impl Channel {
+    fn new(inner: wit::Channel) -> Self {
+        let name = inner.name();
+        let direction = match inner.direction() {
+            wit::Direction::In => Direction::In,
+            wit::Direction::Out => Direction::Out,
+            wit::Direction::Inout => Direction::InOut,
+        };
+        Self {
+            inner,
+            name,
+            direction,
+        }
+    }
+
+    /// The name the config gave this channel.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Waits for the next line. `Ok(None)` marks the end of one client's
+    /// stream; the next call waits for the next client.
+    pub fn read_line(&self) -> Result<Option<String>, IoError> {
+        self.inner.read().map_err(IoError::from)
+    }
+
+    /// Writes one line (without its newline) to the connected client.
+    pub fn write_line(&self, line: &str) -> Result<(), IoError> {
+        self.inner.write(line).map_err(IoError::from)
+    }
+
+    /// Writes a line back to whoever sent the last one; a client that has
+    /// already gone is not an error, since there is no one left to answer.
+    pub fn reply(&self, line: &str) -> Result<(), IoError> {
+        match self.write_line(line) {
+            Err(IoError::NoClient) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Every line from every client in turn, ending when the host closes the
+    /// channel. Errors that concern one line are yielded and the stream goes on.
+    pub fn lines(&self) -> Lines<'_> {
+        Lines {
+            channel: self,
+            done: false,
+        }
+    }
+}
+
+/// Iterator over a channel's lines; see [`Channel::lines`].
+pub struct Lines<'a> {
+    channel: &'a Channel,
+    done: bool,
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Result<String, IoError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            match self.channel.read_line() {
+                Ok(Some(line)) => return Some(Ok(line)),
+                // One client left; keep serving the next.
+                Ok(None) => {}
+                Err(IoError::Closed) => self.done = true,
+                Err(error) if error.is_line_error() => return Some(Err(error)),
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Blocks until at least one of `channels` is readable and returns the
+/// indices of those that are: a read on them returns without waiting.
+pub fn wait_readable(channels: &[&Channel]) -> Vec<usize> {
+    let pollables: Vec<poll::Pollable> = channels
+        .iter()
+        .map(|channel| channel.inner.subscribe())
+        .collect();
+    let waiting: Vec<&poll::Pollable> = pollables.iter().collect();
+    poll::poll(&waiting)
+        .into_iter()
+        .filter_map(|index| usize::try_from(index).ok())
+        .collect()
+}
+
+/// The channels granted to this vat at launch, in the host's order.
+#[derive(Debug)]
+pub struct Channels {
+    channels: Vec<Channel>,
+}
+
+impl Channels {
+    pub(crate) fn new(handles: Vec<wit::Channel>) -> Self {
+        Self {
+            channels: handles.into_iter().map(Channel::new).collect(),
+        }
+    }
+
+    /// Takes the channel named `name` out of the set.
+    pub fn take(&mut self, name: &str) -> Result<Channel, Error> {
+        let index = self
+            .channels
+            .iter()
+            .position(|channel| channel.name() == name)
+            .ok_or_else(|| {
+                Error::from(format!(
+                    "no channel `{name}` was granted to this vat (granted: {})",
+                    self.names().join(", ")
+                ))
+            })?;
+        Ok(self.channels.remove(index))
+    }
+
+    /// The first granted channel, for vats that serve exactly one.
+    pub fn into_first(self) -> Result<Channel, Error> {
+        self.channels
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::from("no channel was granted to this vat"))
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.channels.iter().map(Channel::name).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty()
+    }
+}
+
+impl IntoIterator for Channels {
+    type Item = Channel;
+    type IntoIter = std::vec::IntoIter<Channel>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.channels.into_iter()
+    }
+}
