@@ -1,1 +1,166 @@
-fn main() {}
+//! Project tasks: `cargo xtask demo`, `cargo xtask test`, `cargo xtask build-vats`.
+//!
+//! Vats are built for `wasm32-wasip2` into the shared target directory, so
+//! the host and the components are each built once per run.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+
+const USAGE: &str = "usage: cargo xtask <demo | test [ARGS...] | build-vats>
+  demo        build the host and the example vats, launch the echo cluster and talk to it
+  test        build the vats, then run every test (extra ARGS go to cargo test)
+  build-vats  build every vat under vats/ and tests/vats/ as a wasm32-wasip2 component";
+
+const VAT_DIRS: [&str; 2] = ["vats", "tests/vats"];
+const DEMO_CONFIG: &str = "vats/echo/cluster.json";
+const DEMO_SOCKET: &str = "/tmp/vathost-echo.sock";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(&args[1..]),
+        Some("build-vats") => build_vats(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn run(mut command: Command) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    ensure!(status.success(), "{command:?} failed: {status}");
+    Ok(())
+}
+
+/// Every vat crate: a directory with a Cargo.toml under one of `VAT_DIRS`,
+/// whose package name is the directory's name.
+fn vat_packages() -> anyhow::Result<Vec<String>> {
+    let mut packages = Vec::new();
+    for dir in VAT_DIRS {
+        let dir = workspace_root().join(dir);
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.join("Cargo.toml").is_file()
+                && let Some(name) = path.file_name().and_then(|name| name.to_str())
+            {
+                packages.push(name.to_owned());
+            }
+        }
+    }
+    packages.sort();
+    Ok(packages)
+}
+
+fn build_vats() -> anyhow::Result<()> {
+    // rust-toolchain.toml names the target, but rustup adds it only when it
+    // installs the toolchain; an existing toolchain may lack it.
+    if Command::new("rustup").arg("--version").output().is_ok() {
+        let mut add = Command::new("rustup");
+        add.args(["target", "add", "wasm32-wasip2"])
+            .current_dir(workspace_root())
+            .stdout(Stdio::null());
+        run(add)?;
+    }
+    let mut build = cargo();
+    build.args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for package in vat_packages()? {
+        build.args(["-p", &package]);
+    }
+    run(build)
+}
+
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    build_vats()?;
+    let mut test = cargo();
+    test.args(["test", "-p", "vathost", "-p", "xtask"]).args(extra);
+    run(test)
+}
+
+fn demo() -> anyhow::Result<()> {
+    build_vats()?;
+    let mut build = cargo();
+    build.args(["build", "-p", "vathost"]);
+    run(build)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let host = target.join("debug/vathost");
+
+    println!("\n== vathost run {DEMO_CONFIG}");
+    let mut child = Command::new(&host)
+        .args(["run", DEMO_CONFIG])
+        .current_dir(workspace_root())
+        .spawn()
+        .with_context(|| format!("cannot start {}", host.display()))?;
+    let exchange = talk_to_echo(Path::new(DEMO_SOCKET));
+    let stop = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait()?;
+    let lines = exchange?;
+    stop?;
+    ensure!(status.success(), "vathost exited with {status}");
+    ensure!(
+        !Path::new(DEMO_SOCKET).exists(),
+        "{DEMO_SOCKET} was left behind"
+    );
+    println!(
+        "== echoed {lines} lines; SIGTERM: vathost exited 0 and removed {DEMO_SOCKET}"
+    );
+    Ok(())
+}
+
+/// Connects as a client of the echo vat and checks every reply.
+fn talk_to_echo(socket: &Path) -> anyhow::Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stream = loop {
+        match UnixStream::connect(socket) {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(error) => bail!("cannot connect to {}: {error}", socket.display()),
+        }
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let lines = ["hello, vat", "ünïcödé → ok", "the last line"];
+    for line in lines {
+        writeln!(writer, "{line}")?;
+        println!("  client > {line}");
+        let mut reply = String::new();
+        reader.read_line(&mut reply)?;
+        let reply = reply.trim_end_matches('\n');
+        println!("  vat    < {reply}");
+        ensure!(reply == line, "echo replied {reply:?} to {line:?}");
+    }
+    Ok(lines.len())
+}
