@@ -1,1 +1,13 @@
+//! End-to-end tests: real `vathost` processes running real components built
+//! from `vats/` and `tests/vats/`, reached over real Unix sockets.
+//!
+//! One test binary (one link of wasmtime) with a module per concern.
 
+// Test code may panic: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod cli;
+mod isolation;
+mod run;

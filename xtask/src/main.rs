@@ -67,7 +67,9 @@ fn vat_packages() -> anyhow::Result<Vec<String>> {
     let mut packages = Vec::new();
     for dir in VAT_DIRS {
         let dir = workspace_root().join(dir);
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let path = entry?.path();
             if path.join("Cargo.toml").is_file()
                 && let Some(name) = path.file_name().and_then(|name| name.to_str())
@@ -101,7 +103,8 @@ fn build_vats() -> anyhow::Result<()> {
 fn test(extra: &[String]) -> anyhow::Result<()> {
     build_vats()?;
     let mut test = cargo();
-    test.args(["test", "-p", "vathost", "-p", "xtask"]).args(extra);
+    test.args(["test", "-p", "vathost", "-p", "xtask"])
+        .args(extra);
     run(test)
 }
 
@@ -133,9 +136,7 @@ fn demo() -> anyhow::Result<()> {
         !Path::new(DEMO_SOCKET).exists(),
         "{DEMO_SOCKET} was left behind"
     );
-    println!(
-        "== echoed {lines} lines; SIGTERM: vathost exited 0 and removed {DEMO_SOCKET}"
-    );
+    println!("== echoed {lines} lines; SIGTERM: vathost exited 0 and removed {DEMO_SOCKET}");
     Ok(())
 }
 

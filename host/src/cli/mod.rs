@@ -47,7 +47,10 @@ pub fn is_input_error(error: &anyhow::Error) -> bool {
         cause.is::<vathost::config::ConfigError>()
             || matches!(
                 cause.downcast_ref::<vathost::kernel::LaunchError>(),
-                Some(vathost::kernel::LaunchError::Component { .. })
+                Some(
+                    vathost::kernel::LaunchError::Component { .. }
+                        | vathost::kernel::LaunchError::PathClaimed { .. }
+                )
             )
     })
 }

@@ -1,1 +1,257 @@
+use std::path::Path;
 
+use serde_json::json;
+
+use super::*;
+
+fn parse(config: serde_json::Value) -> Result<SubclusterSpec, ConfigError> {
+    from_json(&config.to_string(), "test", Path::new("/base"))
+}
+
+fn problems(config: serde_json::Value) -> Vec<Problem> {
+    parse(config)
+        .expect_err("config should be rejected")
+        .problems()
+}
+
+/// Asserts that the config is rejected with a problem at `field` whose
+/// message contains `message`.
+fn assert_rejects(config: serde_json::Value, field: &str, message: &str) {
+    let problems = problems(config);
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.field == field && problem.message.contains(message)),
+        "expected `{field}`: ...{message}... in {problems:#?}"
+    );
+}
+
+fn minimal() -> serde_json::Value {
+    json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": "main.wasm" } },
+        "io": { "repl": { "type": "socket", "path": "/tmp/r.sock" } },
+    })
+}
+
+#[test]
+fn applies_defaults_and_resolves_paths_against_the_config_directory() {
+    let spec = parse(json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": "vats/main.wasm" } },
+        "io": { "repl": { "type": "socket", "path": "run/./x/../r.sock" } },
+    }))
+    .expect("valid");
+    assert_eq!(spec.vats[0].component, Path::new("/base/vats/main.wasm"));
+    assert_eq!(spec.vats[0].parameters, "null");
+    let channel = &spec.channels[0];
+    assert_eq!(channel.direction, Direction::InOut);
+    assert_eq!(channel.unit, Unit::Line);
+    assert_eq!(channel.max_line, DEFAULT_MAX_LINE);
+    assert_eq!(channel.queue, DEFAULT_QUEUE_LINES);
+    let ChannelKind::Socket(socket) = &channel.kind;
+    assert_eq!(socket.path, Path::new("/base/run/r.sock"));
+    assert_eq!(socket.mode, 0o600);
+}
+
+#[test]
+fn bootstrap_holds_every_channel_and_other_vats_only_their_own() {
+    let spec = parse(json!({
+        "bootstrap": "main",
+        "vats": {
+            "main": { "component": "a.wasm", "parameters": { "greeting": "hi" } },
+            "aux": { "component": "b.wasm", "io": ["out"] },
+            "idle": { "component": "c.wasm" },
+        },
+        "io": {
+            "repl": { "type": "socket", "path": "/tmp/a.sock" },
+            "out": { "type": "socket", "path": "/tmp/b.sock", "direction": "out" },
+        },
+    }))
+    .expect("valid");
+    let granted = |name: &str| {
+        spec.vats
+            .iter()
+            .find(|vat| vat.name == name)
+            .map(|vat| vat.channels.clone())
+            .expect("vat exists")
+    };
+    assert_eq!(granted("main"), vec!["out", "repl"]);
+    assert_eq!(granted("aux"), vec!["out"]);
+    assert!(granted("idle").is_empty());
+    let main = spec
+        .vats
+        .iter()
+        .find(|vat| vat.name == "main")
+        .expect("main");
+    assert_eq!(main.parameters, r#"{"greeting":"hi"}"#);
+}
+
+#[test]
+fn accepts_explicit_mode_max_line_and_queue() {
+    let spec = parse(json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": "main.wasm" } },
+        "io": { "repl": {
+            "type": "socket", "path": "/tmp/r.sock", "mode": "0660",
+            "max-line": "1KiB", "queue": 8, "direction": "in", "unit": "line",
+        } },
+    }))
+    .expect("valid");
+    let channel = &spec.channels[0];
+    let ChannelKind::Socket(socket) = &channel.kind;
+    assert_eq!(socket.mode, 0o660);
+    assert_eq!(channel.max_line, 1024);
+    assert_eq!(channel.queue, 8);
+    assert_eq!(channel.direction, Direction::In);
+}
+
+#[test]
+fn rejects_unknown_fields_at_every_level() {
+    let mut config = minimal();
+    config["extra"] = json!(1);
+    assert_rejects(config, "extra", "unknown field `extra`");
+    let mut config = minimal();
+    config["io"]["repl"]["colour"] = json!("red");
+    assert_rejects(config, "io.repl.colour", "unknown field `colour`");
+}
+
+#[test]
+fn rejects_malformed_json_and_wrong_types() {
+    let error = from_json("{ \"bootstrap\": ", "t", Path::new("/")).expect_err("malformed");
+    assert!(error.to_string().contains("EOF"), "{error}");
+    let mut config = minimal();
+    config["vats"]["main"]["io"] = json!("repl");
+    assert_rejects(config, "vats.main.io", "expected a sequence");
+}
+
+#[test]
+fn rejects_a_bootstrap_that_is_not_a_vat() {
+    let mut config = minimal();
+    config["bootstrap"] = json!("ghost");
+    assert_rejects(
+        config,
+        "bootstrap",
+        "`ghost` is not a vat of this config (vats: `main`)",
+    );
+}
+
+#[test]
+fn rejects_an_undeclared_or_repeated_io_entry() {
+    let mut config = minimal();
+    config["vats"]["aux"] = json!({ "component": "b.wasm", "io": ["repl", "nope", "repl"] });
+    let problems = problems(config);
+    assert!(problems.iter().any(|p| {
+        p.field == "vats.aux.io[1]"
+            && p.message
+                .contains("`nope` is not declared under `io` (declared: `repl`)")
+    }));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.field == "vats.aux.io[2]" && p.message.contains("listed twice"))
+    );
+}
+
+#[test]
+fn rejects_unsupported_type_unit_and_direction() {
+    let mut config = minimal();
+    config["io"]["repl"]["type"] = json!("carrier-pigeon");
+    assert_rejects(
+        config,
+        "io.repl.type",
+        "unsupported channel type `carrier-pigeon`",
+    );
+    let mut config = minimal();
+    config["io"]["repl"]["unit"] = json!("bytes");
+    assert_rejects(config, "io.repl.unit", "unsupported unit `bytes`");
+    let mut config = minimal();
+    config["io"]["repl"]["direction"] = json!("up");
+    assert_rejects(config, "io.repl.direction", "unknown direction `up`");
+}
+
+#[test]
+fn rejects_socket_paths_over_the_os_limit_and_accepts_the_limit() {
+    let at_limit = format!("/{}", "s".repeat(MAX_SOCKET_PATH - 1));
+    let mut config = minimal();
+    config["io"]["repl"]["path"] = json!(at_limit);
+    parse(config).expect("a path of exactly the limit fits");
+    let mut config = minimal();
+    config["io"]["repl"]["path"] = json!(format!("{at_limit}s"));
+    assert_rejects(
+        config,
+        "io.repl.path",
+        "Unix socket paths are limited to 107",
+    );
+}
+
+#[test]
+fn rejects_a_missing_socket_path() {
+    let mut config = minimal();
+    config["io"]["repl"] = json!({ "type": "socket" });
+    assert_rejects(config, "io.repl.path", "needs a `path`");
+}
+
+#[test]
+fn rejects_duplicate_socket_paths_however_spelled() {
+    let mut config = minimal();
+    config["io"]["other"] = json!({ "type": "socket", "path": "/tmp/x/../r.sock" });
+    assert_rejects(
+        config,
+        "io.repl.path",
+        "already the path of channel `other`",
+    );
+}
+
+#[test]
+fn rejects_bad_mode_max_line_queue_and_services() {
+    let mut config = minimal();
+    config["io"]["repl"]["mode"] = json!("rw-------");
+    assert_rejects(config, "io.repl.mode", "not an octal file mode");
+    let mut config = minimal();
+    config["io"]["repl"]["max-line"] = json!(0);
+    assert_rejects(config, "io.repl.max-line", "outside 1 byte to 16MiB");
+    let mut config = minimal();
+    config["io"]["repl"]["max-line"] = json!("lots");
+    assert_rejects(config, "io.repl.max-line", "not a byte size");
+    let mut config = minimal();
+    config["io"]["repl"]["queue"] = json!(0);
+    assert_rejects(config, "io.repl.queue", "outside 1 to 65536");
+    let mut config = minimal();
+    config["services"] = json!(["timer"]);
+    assert_rejects(config, "services[0]", "unknown service `timer`");
+}
+
+#[test]
+fn rejects_odd_names_and_an_empty_cluster() {
+    let mut config = minimal();
+    config["vats"]["bad name"] = json!({ "component": "x.wasm" });
+    assert_rejects(config, "vats.bad name", "a vat name must be");
+    assert_rejects(
+        json!({ "bootstrap": "main", "vats": {} }),
+        "vats",
+        "at least one vat",
+    );
+}
+
+#[test]
+fn reports_every_problem_at_once() {
+    let config = json!({
+        "bootstrap": "ghost",
+        "vats": { "main": { "component": "m.wasm", "io": ["nope"] } },
+        "io": { "repl": { "type": "socket", "path": "/tmp/r.sock", "unit": "bytes" } },
+    });
+    let fields: Vec<String> = problems(config).into_iter().map(|p| p.field).collect();
+    assert_eq!(fields, vec!["bootstrap", "io.repl.unit", "vats.main.io[0]"]);
+}
+
+#[test]
+fn load_names_the_file_in_its_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, r#"{ "bootstrap": "x", "vats": {} }"#).expect("write");
+    let message = load(&path).expect_err("invalid").to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    let missing = load(&dir.path().join("missing.json")).expect_err("missing");
+    assert!(matches!(missing, ConfigError::Read { .. }));
+}

@@ -243,7 +243,7 @@ async fn accept_clients(
             continue;
         }
         let id = next_client.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(channel = channel.name(), client = id, "client connected");
+        tracing::info!(channel = channel.name(), client = id, "client connected");
         sessions.spawn(serve_client(
             channel.clone(),
             inbound.clone(),
@@ -317,7 +317,7 @@ async fn serve_client(
         }
     }
     channel.detach_client(id).await;
-    tracing::debug!(channel = channel.name(), client = id, "client gone");
+    tracing::info!(channel = channel.name(), client = id, "client gone");
     busy.store(false, Ordering::Release);
 }
 

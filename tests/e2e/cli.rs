@@ -1,0 +1,160 @@
+//! `vathost check`, `--help`, and launch errors: clear messages naming the
+//! field at fault, exit code 2 for input errors.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::harness::{Host, Scratch, single_vat_config, vat};
+
+fn vathost(args: &[&str], configs: &[&Path]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
+        .args(args)
+        .args(configs)
+        .output()
+        .expect("run vathost");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[test]
+fn help_documents_run_and_check() {
+    let (code, help) = vathost(&["--help"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(help.contains("run") && help.contains("check"), "{help}");
+    let (code, help) = vathost(&["run", "--help"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        help.contains("SIGTERM") && help.contains("Example"),
+        "{help}"
+    );
+}
+
+#[test]
+fn check_accepts_the_example_configs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for example in [
+        "vats/echo/cluster.json",
+        "vats/upper/cluster.json",
+        "vats/bridge/cluster.json",
+    ] {
+        let (code, output) = vathost(&["check"], &[&root.join(example)]);
+        assert_eq!(code, Some(0), "{example}: {output}");
+        assert!(output.contains(": ok ("), "{output}");
+    }
+}
+
+#[test]
+fn check_names_an_unknown_field_by_its_path() {
+    let scratch = Scratch::new();
+    let mut config = single_vat_config(&vat("echo"), json!({}));
+    config["vats"]["main"]["colour"] = json!("blue");
+    let (code, output) = vathost(&["check"], &[&scratch.config("c", config)]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("`vats.main.colour`: unknown field `colour`"),
+        "{output}"
+    );
+}
+
+#[test]
+fn check_reports_every_semantic_problem_with_its_path() {
+    let scratch = Scratch::new();
+    let config = json!({
+        "bootstrap": "nobody",
+        "vats": { "main": { "component": vat("echo"), "io": ["missing"] } },
+        "io": { "repl": { "type": "socket", "path": scratch.path("r.sock"), "direction": "sideways" } },
+    });
+    let (code, output) = vathost(&["check"], &[&scratch.config("c", config)]);
+    assert_eq!(code, Some(2), "{output}");
+    for expected in [
+        "`bootstrap`: `nobody` is not a vat",
+        "`vats.main.io[0]`: channel `missing` is not declared",
+        "`io.repl.direction`: unknown direction `sideways`",
+    ] {
+        assert!(
+            output.contains(expected),
+            "missing {expected:?} in:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn check_rejects_a_missing_component() {
+    let scratch = Scratch::new();
+    let config = single_vat_config(&scratch.path("nowhere.wasm"), json!({}));
+    let (code, output) = vathost(&["check"], &[&scratch.config("c", config)]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("vats.main.component"), "{output}");
+    assert!(output.contains("cannot read component"), "{output}");
+}
+
+#[test]
+fn check_rejects_a_file_that_is_not_a_component() {
+    let scratch = Scratch::new();
+    let garbage = scratch.path("garbage.wasm");
+    std::fs::write(&garbage, b"\0asm but not really").expect("write file");
+    let (code, output) = vathost(
+        &["check"],
+        &[&scratch.config("c", single_vat_config(&garbage, json!({})))],
+    );
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("is not a valid WebAssembly component"),
+        "{output}"
+    );
+}
+
+#[test]
+fn check_rejects_a_component_of_another_world() {
+    let scratch = Scratch::new();
+    let config = single_vat_config(&vat("wrong-world"), json!({}));
+    let (code, output) = vathost(&["check"], &[&scratch.config("c", config)]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("does not implement the `vathost:vat/vat` world"),
+        "{output}"
+    );
+}
+
+#[test]
+fn run_refuses_a_socket_path_another_subcluster_holds_and_leaves_nothing() {
+    let scratch = Scratch::new();
+    let shared = scratch.path("shared.sock");
+    let own = scratch.path("own.sock");
+    let first = scratch.config(
+        "first",
+        single_vat_config(
+            &vat("echo"),
+            json!({ "repl": { "type": "socket", "path": shared } }),
+        ),
+    );
+    let second = scratch.config(
+        "second",
+        single_vat_config(
+            &vat("echo"),
+            json!({
+                "own": { "type": "socket", "path": own },
+                "repl": { "type": "socket", "path": shared },
+            }),
+        ),
+    );
+    let exited = Host::run(&[&first, &second]).wait();
+    assert_eq!(exited.status.code(), Some(2), "{}", exited.log);
+    assert!(
+        exited
+            .log
+            .contains("already used by channel `repl` of subcluster s1 (first)"),
+        "{}",
+        exited.log
+    );
+    assert!(
+        !shared.exists() && !own.exists(),
+        "a socket was left behind"
+    );
+}

@@ -1,0 +1,254 @@
+//! Real processes, real sockets: start `vathost`, connect as a client, talk.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The component built from the test or example vat `name`.
+pub fn vat(name: &str) -> PathBuf {
+    let dir = std::env::var_os("VATHOST_VATS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/release"));
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the vats with `cargo xtask build-vats` (`cargo xtask test` does it)",
+        path.display()
+    );
+    path
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A short-named temporary directory (socket paths must stay under 108 bytes).
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("vh")
+            .tempdir_in("/tmp")
+            .expect("create a scratch directory");
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a cluster config and returns its path.
+    pub fn config(&self, name: &str, config: serde_json::Value) -> PathBuf {
+        let path = self.path(&format!("{name}.json"));
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&config).expect("serialise config"),
+        )
+        .expect("write config");
+        path
+    }
+}
+
+/// A config with one bootstrap vat holding the given socket channels.
+pub fn single_vat_config(component: &Path, channels: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": component } },
+        "io": channels,
+    })
+}
+
+/// A running `vathost` process; killed if the test ends without waiting.
+pub struct Host {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+pub struct Exited {
+    pub status: ExitStatus,
+    pub log: String,
+}
+
+impl Host {
+    pub fn start(args: &[&str], configs: &[&Path]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vathost"))
+            .args(args)
+            .args(configs)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vathost");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        Self { child, log }
+    }
+
+    pub fn run(configs: &[&Path]) -> Self {
+        Self::start(&["run"], configs)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_count(needle, 1);
+    }
+
+    /// Waits until the log contains `needle` at least `count` times.
+    pub fn wait_for_log_count(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.log().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "log never said {needle:?} {count} times; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(mut self) -> Exited {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for vathost") {
+                // Let the log threads drain the pipes.
+                std::thread::sleep(Duration::from_millis(100));
+                return Exited {
+                    status,
+                    log: self.log(),
+                };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vathost did not exit; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(self, signal: &str) -> Exited {
+        self.signal(signal);
+        self.wait()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client of a socket channel.
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Client {
+    /// Connects, retrying while the host is still starting.
+    pub fn connect(path: &Path) -> Self {
+        let deadline = Instant::now() + PATIENCE;
+        let stream = loop {
+            match UnixStream::connect(path) {
+                Ok(stream) => break stream,
+                Err(error) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "cannot connect to {}: {error}",
+                        path.display()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        };
+        stream
+            .set_read_timeout(Some(PATIENCE))
+            .expect("set timeout");
+        let writer = stream.try_clone().expect("clone stream");
+        Self {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send a line");
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send bytes");
+    }
+
+    /// The next line, or `None` when the host closed the connection.
+    pub fn recv(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line).expect("receive a line") {
+            0 => None,
+            _ => Some(line.trim_end_matches('\n').to_owned()),
+        }
+    }
+
+    pub fn exchange(&mut self, line: &str) -> String {
+        self.send(line);
+        self.recv().expect("a reply before the connection closed")
+    }
+
+    pub fn writer(&self) -> UnixStream {
+        self.writer.try_clone().expect("clone stream")
+    }
+
+    pub fn shutdown_write(&self) {
+        self.writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shut down the write side");
+    }
+}
