@@ -8,6 +8,8 @@
 
 mod harness;
 
+mod channels;
 mod cli;
 mod isolation;
+mod lifecycle;
 mod run;

@@ -174,7 +174,7 @@ fn direction_is_enforced_on_every_call_without_trapping() {
     for _ in 0..3 {
         assert_eq!(
             report.exchange("try"),
-            "read out-only: NotReadable; write in-only: NotWritable"
+            "read out-only: NotReadable; write in-only: NotWritable; write newline: InvalidData"
         );
     }
     // Nothing was written to the `in` channel's client.

@@ -1,0 +1,268 @@
+//! Socket channel semantics over real sockets: framing, clients, ordering,
+//! backpressure and readiness.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Host, Scratch, vat};
+
+/// A recorder vat: every event of `in` is reported as a line on `log`.
+struct Recorder {
+    host: Host,
+    input: PathBuf,
+    log: Client,
+    _scratch: Scratch,
+}
+
+impl Recorder {
+    fn start(in_options: Value, parameters: Value) -> Self {
+        let scratch = Scratch::new();
+        let input = scratch.path("in.sock");
+        let log_path = scratch.path("log.sock");
+        let mut in_channel = json!({ "type": "socket", "path": input, "direction": "in" });
+        for (key, value) in in_options.as_object().into_iter().flatten() {
+            in_channel[key] = value.clone();
+        }
+        let config = json!({
+            "bootstrap": "main",
+            "vats": { "main": { "component": vat("recorder"), "parameters": parameters } },
+            "io": {
+                "in": in_channel,
+                "log": { "type": "socket", "path": log_path },
+            },
+        });
+        let host = Host::run(&[&scratch.config("recorder", config)]);
+        let log = Client::connect(&log_path);
+        host.wait_for_log("client connected");
+        Self {
+            host,
+            input,
+            log,
+            _scratch: scratch,
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&self.input)
+    }
+
+    fn expect(&mut self, events: &[&str]) {
+        for event in events {
+            assert_eq!(
+                self.log.recv().as_deref(),
+                Some(*event),
+                "log:\n{}",
+                self.host.log()
+            );
+        }
+    }
+}
+
+#[test]
+fn carriage_returns_split_characters_and_partial_last_lines() {
+    let mut recorder = Recorder::start(json!({}), json!(null));
+    let mut client = recorder.client();
+    client.send_raw(b"dos\r\n");
+    // "é" is two bytes; send them in separate writes.
+    client.send_raw(b"caf\xC3");
+    std::thread::sleep(Duration::from_millis(50));
+    client.send_raw(b"\xA9\n");
+    client.send_raw(b"no newline at the end");
+    client.shutdown_write();
+    recorder.expect(&["line:dos", "line:café", "line:no newline at the end", "end"]);
+}
+
+#[test]
+fn invalid_utf8_spoils_one_line_only() {
+    let mut recorder = Recorder::start(json!({}), json!(null));
+    let mut client = recorder.client();
+    client.send_raw(b"before\n\xFF\xFEbad\nafter\n");
+    let mut log = Vec::new();
+    for _ in 0..3 {
+        log.push(recorder.log.recv().expect("an event"));
+    }
+    assert_eq!(log[0], "line:before");
+    assert!(log[1].starts_with("error:InvalidData("), "{log:?}");
+    assert_eq!(log[2], "line:after");
+}
+
+#[test]
+fn a_line_over_max_line_is_skipped_and_the_client_stays() {
+    let mut recorder = Recorder::start(json!({ "max-line": 16 }), json!(null));
+    let mut client = recorder.client();
+    client.send("short");
+    client.send(&"x".repeat(100));
+    client.send("next");
+    recorder.expect(&["line:short", "error:TooLong(16)", "line:next"]);
+}
+
+#[test]
+fn ten_mebibytes_without_a_newline_is_one_too_long_line() {
+    let mut recorder = Recorder::start(json!({}), json!(null));
+    let mut client = recorder.client();
+    let chunk = vec![b'z'; 1024 * 1024];
+    for _ in 0..10 {
+        client.send_raw(&chunk);
+    }
+    client.send_raw(b"\nstill here\n");
+    recorder.expect(&["error:TooLong(65536)", "line:still here"]);
+}
+
+#[test]
+fn every_line_arrives_in_order_then_one_end_then_the_next_clients_lines() {
+    let mut recorder = Recorder::start(json!({}), json!(null));
+    let mut first = recorder.client();
+    for line in ["1", "2", "3"] {
+        first.send(line);
+    }
+    // Vanish mid-line, without a clean shutdown.
+    first.send_raw(b"4 (cut");
+    drop(first);
+    // Until the host has seen the first client go, a newcomer is turned away.
+    recorder.host.wait_for_log("client gone");
+    let mut second = recorder.client();
+    second.send("5");
+    recorder.expect(&["line:1", "line:2", "line:3", "line:4 (cut", "end", "line:5"]);
+}
+
+#[test]
+fn a_second_client_is_told_the_channel_is_busy_and_a_third_gets_in_after_the_first_leaves() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("e.sock");
+    let config = crate::harness::single_vat_config(
+        &vat("echo"),
+        json!({ "repl": { "type": "socket", "path": socket } }),
+    );
+    let _host = Host::run(&[&scratch.config("echo", config)]);
+    let mut first = Client::connect(&socket);
+    assert_eq!(first.exchange("one"), "one");
+    let mut second = Client::connect(&socket);
+    assert_eq!(
+        second.recv().as_deref(),
+        Some("vathost: channel `repl` is busy: it serves one client at a time")
+    );
+    assert_eq!(second.recv(), None, "the busy client is closed");
+    assert_eq!(first.exchange("still mine"), "still mine");
+    drop(first);
+    // The first client's end is noticed asynchronously: retry until admitted.
+    let mut third = loop {
+        let mut candidate = Client::connect(&socket);
+        candidate.send("three");
+        match candidate.recv() {
+            Some(reply) if reply == "three" => break candidate,
+            Some(reply) if reply.contains("is busy") => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => panic!("unexpected reply {other:?}"),
+        }
+    };
+    assert_eq!(third.exchange("again"), "again");
+}
+
+#[test]
+fn a_hundred_thousand_lines_sent_before_the_vat_reads_arrive_complete_and_in_order() {
+    const LINES: usize = 100_000;
+    let mut recorder = Recorder::start(json!({ "queue": 4 }), json!({ "wait-for": "go" }));
+    let client = recorder.client();
+    let mut writer = client.writer();
+    let sender = std::thread::spawn(move || {
+        let mut burst = String::new();
+        for index in 0..LINES {
+            burst.push_str(&format!("{index}\n"));
+        }
+        writer.write_all(burst.as_bytes()).expect("send the burst");
+    });
+    // The queue holds 4 lines and the socket buffers far less than the burst:
+    // while the vat reads nothing, the host must stop reading and the sender
+    // must stay blocked rather than anything being dropped.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !sender.is_finished(),
+        "the host should have stopped reading the socket"
+    );
+    recorder.log.send("go");
+    for index in 0..LINES {
+        let event = recorder.log.recv().expect("an event");
+        assert_eq!(event, format!("line:{index}"));
+    }
+    sender.join().expect("sender thread");
+}
+
+#[test]
+fn a_streaming_client_gets_every_echo_back_in_order() {
+    const LINES: usize = 100_000;
+    let scratch = Scratch::new();
+    let socket = scratch.path("e.sock");
+    let config = crate::harness::single_vat_config(
+        &vat("echo"),
+        json!({ "repl": { "type": "socket", "path": socket, "queue": 16 } }),
+    );
+    let _host = Host::run(&[&scratch.config("echo", config)]);
+    let mut client = Client::connect(&socket);
+    let mut writer = client.writer();
+    let sender = std::thread::spawn(move || {
+        for index in 0..LINES {
+            writeln!(writer, "line {index}").expect("send");
+        }
+    });
+    for index in 0..LINES {
+        assert_eq!(client.recv(), Some(format!("line {index}")));
+    }
+    sender.join().expect("sender thread");
+}
+
+#[test]
+fn write_with_no_client_connected_is_no_client() {
+    let scratch = Scratch::new();
+    let config = json!({
+        "bootstrap": "upper",
+        "vats": { "upper": { "component": vat("upper") } },
+        "io": {
+            "in": { "type": "socket", "path": scratch.path("in.sock"), "direction": "in" },
+            "out": { "type": "socket", "path": scratch.path("out.sock"), "direction": "out" },
+        },
+    });
+    let host = Host::run(&[&scratch.config("upper", config)]);
+    Client::connect(&scratch.path("in.sock")).send("nobody reads this");
+    host.wait_for_log("no reader on `out`; dropped a line");
+}
+
+#[test]
+fn a_wait_on_several_channels_wakes_for_exactly_the_ready_ones() {
+    let scratch = Scratch::new();
+    let channel =
+        |name: &str| json!({ "type": "socket", "path": scratch.path(&format!("{name}.sock")) });
+    let config = json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": vat("waiter") } },
+        "io": { "report": channel("report"), "a": channel("a"), "b": channel("b"), "c": channel("c") },
+    });
+    let host = Host::run(&[&scratch.config("waiter", config)]);
+    let mut report = Client::connect(&scratch.path("report.sock"));
+    host.wait_for_log("client connected");
+    let mut b = Client::connect(&scratch.path("b.sock"));
+    b.send("wake b");
+    assert_eq!(report.recv().as_deref(), Some("ready: b"));
+    // Lines on a and c; b stays silent. They may wake the vat together or apart.
+    let mut a = Client::connect(&scratch.path("a.sock"));
+    a.send("wake a");
+    let mut c = Client::connect(&scratch.path("c.sock"));
+    c.send("wake c");
+    let mut woken = Vec::new();
+    while woken.len() < 2 {
+        let line = report.recv().expect("a report");
+        let names = line.strip_prefix("ready: ").expect("a ready report");
+        for name in names.split(',') {
+            assert_ne!(
+                name, "b",
+                "b was reported ready with nothing to read: {line}"
+            );
+            woken.push(name.to_owned());
+        }
+    }
+    woken.sort();
+    assert_eq!(woken, ["a", "c"]);
+}
