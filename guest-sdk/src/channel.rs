@@ -42,6 +42,14 @@ impl Channel {
         self.direction
     }
 
+    /// The handle's index in this vat's resource table. Only useful for
+    /// showing that an index is not a capability: the host checks every
+    /// index against the handles it granted this vat.
+    #[doc(hidden)]
+    pub fn raw_handle(&self) -> u32 {
+        self.inner.handle()
+    }
+
     /// Waits for the next line. `Ok(None)` marks the end of one client's
     /// stream; the next call waits for the next client.
     pub fn read_line(&self) -> Result<Option<String>, IoError> {

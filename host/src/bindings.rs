@@ -14,4 +14,4 @@ wasmtime::component::bindgen!({
     require_store_data_send: true,
 });
 
-pub use vathost::vat::io_channel;
+pub use self::vathost::vat::io_channel;

@@ -230,3 +230,37 @@ async fn a_socket_file_replaced_while_running_is_not_removed_on_terminate() {
         "someone else's file"
     );
 }
+
+#[test]
+fn a_vat_that_fails_to_start_rolls_back_the_whole_launch() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("r.sock");
+    let config = json!({
+        "bootstrap": "a-first",
+        "vats": {
+            "a-first": { "component": vat("echo") },
+            // Below the component's initial memory: instantiation fails.
+            "b-second": { "component": vat("echo"), "limits": { "memory": "64KiB" } },
+        },
+        "io": { "repl": { "type": "socket", "path": socket } },
+    });
+    let exited = Host::run(&[&scratch.config("startup", config)]).wait();
+    assert_eq!(exited.status.code(), Some(1), "{}", exited.log);
+    assert!(
+        exited.log.contains("vat `b-second`"),
+        "names the vat: {}",
+        exited.log
+    );
+    assert!(exited.log.contains("cannot instantiate"), "{}", exited.log);
+    assert!(
+        exited.log.contains("channel listening channel=repl"),
+        "{}",
+        exited.log
+    );
+    assert!(
+        !exited.log.contains("vat started"),
+        "no vat may run: {}",
+        exited.log
+    );
+    assert!(!socket.exists(), "the channel was not closed");
+}

@@ -13,3 +13,4 @@ mod cli;
 mod isolation;
 mod lifecycle;
 mod run;
+mod security;

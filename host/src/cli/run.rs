@@ -7,9 +7,11 @@ use vathost::kernel::{Kernel, SubclusterId, SubclusterOutcome};
 
 /// Launches subclusters and runs them in the foreground.
 ///
-/// Runs until every vat has returned (exit 0 if all succeeded, 1 with the
-/// failing vat's error otherwise) or until SIGINT/SIGTERM, which terminates
-/// every subcluster cleanly, removes their socket files and exits 0. Several
+/// Runs until every vat has returned or until SIGINT/SIGTERM, which
+/// terminates every subcluster cleanly and removes their socket files. Exits
+/// 0 if no vat failed, 1 with the first failing vat's error otherwise. A
+/// failed bootstrap vat terminates its own subcluster; the others keep
+/// running. Several
 /// configs run side by side in one host, each its own subcluster; a failure
 /// to launch any of them terminates those already launched.
 ///
@@ -54,12 +56,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let all_ended = wait_all(&kernel, &launched);
-    tokio::select! {
-        outcomes = all_ended => report(outcomes?),
-        _ = interrupt.recv() => stop(&kernel, "SIGINT").await,
-        _ = terminate.recv() => stop(&kernel, "SIGTERM").await,
-    }
+    let signal = tokio::select! {
+        outcomes = wait_all(&kernel, &launched) => return report(outcomes?),
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    tracing::info!("{signal}: terminating");
+    kernel.shutdown().await;
+    // A vat that failed before the signal still fails the run.
+    report(wait_all(&kernel, &launched).await?)
 }
 
 async fn wait_all(
@@ -79,12 +84,5 @@ fn report(outcomes: Vec<(SubclusterId, SubclusterOutcome)>) -> anyhow::Result<Ex
             anyhow::bail!("vat `{vat}` of subcluster {id} {failure}");
         }
     }
-    tracing::info!("every vat returned");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn stop(kernel: &Kernel, signal: &str) -> anyhow::Result<ExitCode> {
-    tracing::info!("{signal}: terminating");
-    kernel.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

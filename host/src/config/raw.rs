@@ -27,6 +27,23 @@ pub(super) struct RawVat {
     pub parameters: Option<serde_json::Value>,
     #[serde(default)]
     pub io: Vec<String>,
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+}
+
+/// Per-vat resource limits; anything left out takes the host default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawLimits {
+    /// Cap on each linear memory: `"64MiB"` or bytes.
+    #[serde(default)]
+    pub memory: Option<ByteCount>,
+    /// Cap on each table, in elements.
+    #[serde(default)]
+    pub table_elements: Option<u32>,
+    /// CPU time the vat may spend running wasm, in milliseconds.
+    #[serde(default)]
+    pub cpu_ms: Option<u64>,
 }
 
 /// One declared channel. Fields are flat, not an internally tagged enum, so

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 pub const DEFAULT_MAX_LINE: u32 = 64 * 1024;
 /// Received lines that may wait for the vat unless the config says otherwise.
 pub const DEFAULT_QUEUE_LINES: u32 = 256;
+/// Linear memory a vat may grow each of its memories to unless its config
+/// says otherwise.
+pub const DEFAULT_VAT_MEMORY: u64 = 128 * 1024 * 1024;
+/// Table elements a vat may grow each of its tables to by default.
+pub const DEFAULT_VAT_TABLE_ELEMENTS: u32 = 20_000;
 
 #[derive(Debug, Clone)]
 pub struct SubclusterSpec {
@@ -34,6 +39,28 @@ pub struct VatSpec {
     pub parameters: String,
     /// Names of the channels this vat is handed at launch, in order.
     pub channels: Vec<String>,
+    pub limits: VatLimits,
+}
+
+/// What one vat may use; exceeding any of these ends that vat alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VatLimits {
+    /// Bytes of each linear memory.
+    pub memory: u64,
+    /// Elements of each table.
+    pub table_elements: u32,
+    /// Time spent running wasm, if bounded.
+    pub cpu: Option<std::time::Duration>,
+}
+
+impl Default for VatLimits {
+    fn default() -> Self {
+        Self {
+            memory: DEFAULT_VAT_MEMORY,
+            table_elements: DEFAULT_VAT_TABLE_ELEMENTS,
+            cpu: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -255,3 +255,29 @@ fn load_names_the_file_in_its_errors() {
     let missing = load(&dir.path().join("missing.json")).expect_err("missing");
     assert!(matches!(missing, ConfigError::Read { .. }));
 }
+
+#[test]
+fn vat_limits_default_and_parse() {
+    let spec = parse(minimal()).expect("valid");
+    assert_eq!(spec.vats[0].limits, VatLimits::default());
+    let mut config = minimal();
+    config["vats"]["main"]["limits"] =
+        json!({ "memory": "8MiB", "cpu-ms": 250, "table-elements": 100 });
+    let limits = parse(config).expect("valid").vats[0].limits;
+    assert_eq!(limits.memory, 8 * 1024 * 1024);
+    assert_eq!(limits.table_elements, 100);
+    assert_eq!(limits.cpu, Some(std::time::Duration::from_millis(250)));
+}
+
+#[test]
+fn rejects_bad_vat_limits() {
+    let mut config = minimal();
+    config["vats"]["main"]["limits"] = json!({ "memory": "1KiB" });
+    assert_rejects(config, "vats.main.limits.memory", "outside 64KiB to 4GiB");
+    let mut config = minimal();
+    config["vats"]["main"]["limits"] = json!({ "cpu-ms": 0 });
+    assert_rejects(config, "vats.main.limits.cpu-ms", "at least 1 ms");
+    let mut config = minimal();
+    config["vats"]["main"]["limits"] = json!({ "fuel": 10 });
+    assert_rejects(config, "vats.main.limits.fuel", "unknown field `fuel`");
+}

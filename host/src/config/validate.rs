@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawChannel, RawCluster};
+use super::raw::{RawChannel, RawCluster, RawLimits};
 use super::spec::{
     ChannelKind, ChannelSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES, Direction, SocketSpec,
-    SubclusterSpec, Unit, VatSpec,
+    SubclusterSpec, Unit, VatLimits, VatSpec,
 };
 use super::{ConfigError, Problem};
 
@@ -17,6 +17,10 @@ const DEFAULT_SOCKET_MODE: u32 = 0o600;
 /// queued line.
 const MAX_MAX_LINE: u64 = 16 * 1024 * 1024;
 const MAX_QUEUE_LINES: u32 = 65_536;
+/// The most a wasm32 linear memory can address.
+const MAX_VAT_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
+/// Smallest memory limit: one wasm page.
+const MIN_VAT_MEMORY: u64 = 64 * 1024;
 
 pub(super) fn validate(
     raw: RawCluster,
@@ -111,11 +115,13 @@ pub(super) fn validate(
             .as_ref()
             .map(serde_json::Value::to_string)
             .unwrap_or_else(|| "null".to_owned());
+        let limits = vat_limits(vat.limits.as_ref(), &field, &mut problems);
         vats.push(VatSpec {
             name: vat_name.clone(),
             component: base.join(&vat.component),
             parameters,
             channels,
+            limits,
         });
     }
 
@@ -132,6 +138,33 @@ pub(super) fn validate(
             problems,
         })
     }
+}
+
+fn vat_limits(raw: Option<&RawLimits>, field: &str, problems: &mut Vec<Problem>) -> VatLimits {
+    let mut limits = VatLimits::default();
+    let Some(raw) = raw else { return limits };
+    if let Some(memory) = raw.memory {
+        if (MIN_VAT_MEMORY..=MAX_VAT_MEMORY).contains(&memory.0) {
+            limits.memory = memory.0;
+        } else {
+            problems.push(Problem::new(
+                format!("{field}.limits.memory"),
+                format!("{} bytes is outside 64KiB to 4GiB", memory.0),
+            ));
+        }
+    }
+    if let Some(elements) = raw.table_elements {
+        limits.table_elements = elements;
+    }
+    match raw.cpu_ms {
+        Some(0) => problems.push(Problem::new(
+            format!("{field}.limits.cpu-ms"),
+            "a CPU budget must be at least 1 ms",
+        )),
+        Some(ms) => limits.cpu = Some(std::time::Duration::from_millis(ms)),
+        None => {}
+    }
+    limits
 }
 
 fn channel_spec(

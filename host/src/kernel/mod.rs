@@ -187,7 +187,7 @@ impl Kernel {
         for (vat, component) in spec.vats.iter().zip(&components) {
             let mut instance = self
                 .runtime
-                .instantiate(component, &subcluster_label, &vat.name)
+                .instantiate(component, &subcluster_label, vat)
                 .await
                 .map_err(|source| LaunchError::Vat {
                     vat: vat.name.clone(),

@@ -1,9 +1,11 @@
 //! A vat's stdout and stderr, forwarded to the host's log one line at a time
-//! with the subcluster and vat names.
+//! with the subcluster and vat names, within a rate budget so that a chatty
+//! vat cannot flood the host's log.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -11,21 +13,88 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 /// A line longer than this is logged in pieces, so a vat cannot make the
 /// host buffer without bound by never writing a newline.
 const MAX_LOG_LINE: usize = 4096;
+/// Sustained output a vat may log, in bytes per second, stdout and stderr together.
+pub const OUTPUT_BYTES_PER_SECOND: u64 = 64 * 1024;
+/// Output a vat may log at once after a quiet spell.
+const OUTPUT_BURST: u64 = 256 * 1024;
+/// At most one "output dropped" notice per vat this often.
+const DROP_NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub(super) struct GuestOutput {
     subcluster: Arc<str>,
     vat: Arc<str>,
     stream: &'static str,
+    budget: OutputBudget,
 }
 
 impl GuestOutput {
-    pub(super) fn new(subcluster: &str, vat: &str, stream: &'static str) -> Self {
+    pub(super) fn new(
+        subcluster: &str,
+        vat: &str,
+        stream: &'static str,
+        budget: OutputBudget,
+    ) -> Self {
         Self {
             subcluster: subcluster.into(),
             vat: vat.into(),
             stream,
+            budget,
         }
+    }
+}
+
+/// A token bucket of log bytes, shared by one vat's stdout and stderr.
+/// Output over budget is dropped (the vat is not slowed down), with a notice.
+#[derive(Clone)]
+pub(super) struct OutputBudget(Arc<Mutex<Bucket>>);
+
+struct Bucket {
+    tokens: u64,
+    refilled: Instant,
+    dropped: u64,
+    noticed: Option<Instant>,
+}
+
+enum Admission {
+    Log,
+    Drop { notice: Option<u64> },
+}
+
+impl OutputBudget {
+    pub(super) fn new() -> Self {
+        Self(Arc::new(Mutex::new(Bucket {
+            tokens: OUTPUT_BURST,
+            refilled: Instant::now(),
+            dropped: 0,
+            noticed: None,
+        })))
+    }
+
+    fn admit(&self, bytes: usize) -> Admission {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        let mut bucket = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let elapsed = now.duration_since(bucket.refilled);
+        let earned = elapsed.as_micros() * u128::from(OUTPUT_BYTES_PER_SECOND) / 1_000_000;
+        if earned > 0 {
+            let earned = u64::try_from(earned).unwrap_or(u64::MAX);
+            bucket.tokens = bucket.tokens.saturating_add(earned).min(OUTPUT_BURST);
+            bucket.refilled = now;
+        }
+        if bucket.tokens >= bytes {
+            bucket.tokens -= bytes;
+            return Admission::Log;
+        }
+        bucket.dropped = bucket.dropped.saturating_add(bytes);
+        let due = bucket
+            .noticed
+            .is_none_or(|noticed| now.duration_since(noticed) >= DROP_NOTICE_INTERVAL);
+        let notice = due.then(|| {
+            bucket.noticed = Some(now);
+            bucket.dropped
+        });
+        Admission::Drop { notice }
     }
 }
 
@@ -51,14 +120,27 @@ struct LineLogger {
 
 impl LineLogger {
     fn emit(&self, line: &[u8]) {
-        let line = String::from_utf8_lossy(line);
-        tracing::info!(
-            target: "vathost::guest",
-            subcluster = &*self.target.subcluster,
-            vat = &*self.target.vat,
-            stream = self.target.stream,
-            "{line}"
-        );
+        let target = &self.target;
+        match target.budget.admit(line.len() + 1) {
+            Admission::Log => {
+                let line = String::from_utf8_lossy(line);
+                tracing::info!(
+                    target: "vathost::guest",
+                    subcluster = &*target.subcluster,
+                    vat = &*target.vat,
+                    stream = target.stream,
+                    "{line}"
+                );
+            }
+            Admission::Drop {
+                notice: Some(dropped),
+            } => tracing::warn!(
+                subcluster = &*target.subcluster,
+                vat = &*target.vat,
+                "vat output over {OUTPUT_BYTES_PER_SECOND} bytes/s: {dropped} bytes dropped so far"
+            ),
+            Admission::Drop { notice: None } => {}
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! the channel handles the kernel grants.
 
 mod guest_output;
+mod limits;
 mod state;
 mod vat;
 
@@ -16,6 +17,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::bindings::VatPre;
+pub use limits::CpuBudgetExceeded;
 pub use state::VatState;
 pub use vat::{VatFailure, VatInstance};
 
@@ -130,9 +132,16 @@ impl Runtime {
         &self,
         component: &PreparedComponent,
         subcluster: &str,
-        vat: &str,
+        vat: &crate::config::VatSpec,
     ) -> Result<VatInstance, RuntimeError> {
-        VatInstance::new(&self.engine, &component.pre, subcluster, vat).await
+        VatInstance::new(
+            &self.engine,
+            &component.pre,
+            subcluster,
+            &vat.name,
+            &vat.limits,
+        )
+        .await
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, PreparedComponent)>> {

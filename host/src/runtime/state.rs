@@ -1,23 +1,27 @@
+use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::guest_output::GuestOutput;
+use super::guest_output::{GuestOutput, OutputBudget};
+use crate::config::VatLimits;
 use crate::io::IoChannelView;
 
 /// Store data of one vat.
 pub struct VatState {
     wasi: WasiCtx,
     table: ResourceTable,
+    pub(super) limits: StoreLimits,
 }
 
 impl VatState {
     /// A vat's WASI context grants no ambient authority: no preopened
     /// directories, no network, no environment, no arguments, empty stdin.
     /// Its stdout and stderr go to the host's log.
-    pub(super) fn new(subcluster: &str, vat: &str) -> Self {
+    pub(super) fn new(subcluster: &str, vat: &str, limits: &VatLimits) -> Self {
+        let budget = OutputBudget::new();
         let wasi = WasiCtx::builder()
-            .stdout(GuestOutput::new(subcluster, vat, "stdout"))
-            .stderr(GuestOutput::new(subcluster, vat, "stderr"))
+            .stdout(GuestOutput::new(subcluster, vat, "stdout", budget.clone()))
+            .stderr(GuestOutput::new(subcluster, vat, "stderr", budget))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -25,6 +29,7 @@ impl VatState {
         Self {
             wasi,
             table: ResourceTable::new(),
+            limits: super::limits::store_limits(limits),
         }
     }
 

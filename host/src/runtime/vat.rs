@@ -3,8 +3,10 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 use wasmtime::{Engine, Store};
 
+use super::limits::CpuBudgetExceeded;
 use super::{RuntimeError, VatState};
 use crate::bindings::{Vat, VatPre};
+use crate::config::VatLimits;
 use crate::io::{Channel, ChannelHandle};
 
 /// How a vat ended other than by returning `ok`.
@@ -13,9 +15,12 @@ pub enum VatFailure {
     /// `run` returned `err`.
     #[error("returned an error: {0}")]
     Returned(String),
-    /// The vat trapped (a panic, a bad resource handle, ...).
+    /// The vat trapped (a panic, a bad resource handle, memory exhausted, ...).
     #[error("trapped: {0}")]
     Trapped(String),
+    /// The vat ran wasm for longer than its CPU budget.
+    #[error("stopped: {0}")]
+    CpuBudget(String),
 }
 
 /// An instantiated vat, not yet running.
@@ -31,9 +36,11 @@ impl VatInstance {
         pre: &VatPre<VatState>,
         subcluster: &str,
         vat: &str,
+        limits: &VatLimits,
     ) -> Result<Self, RuntimeError> {
-        let mut store = Store::new(engine, VatState::new(subcluster, vat));
-        store.epoch_deadline_async_yield_and_update(1);
+        let mut store = Store::new(engine, VatState::new(subcluster, vat, limits));
+        store.limiter(|state| &mut state.limits);
+        super::limits::enforce_cpu(&mut store, limits.cpu);
         let bindings = pre
             .instantiate_async(&mut store)
             .await
@@ -68,7 +75,17 @@ impl VatInstance {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(VatFailure::Returned(message)),
-            Err(trap) => Err(VatFailure::Trapped(format!("{trap:?}"))),
+            Err(trap) => {
+                if let Some(exceeded) = trap.downcast_ref::<CpuBudgetExceeded>() {
+                    return Err(VatFailure::CpuBudget(exceeded.to_string()));
+                }
+                // The cause on one line for the user; the guest backtrace,
+                // which spans many, goes to the log.
+                if let Some(backtrace) = trap.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    tracing::error!("vat trapped; {backtrace}");
+                }
+                Err(VatFailure::Trapped(trap.root_cause().to_string()))
+            }
         }
     }
 }

@@ -1,0 +1,103 @@
+//! Enforcing a vat's limits: memory and tables through the store limiter,
+//! CPU through a meter of the time the vat spends running wasm.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use wasmtime::{CallHook, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+
+use super::VatState;
+use crate::config::VatLimits;
+
+/// Core instances, tables and memories a component may create: a Rust vat
+/// needs a handful of each; the caps only stop a pathological component.
+const MAX_INSTANCES: usize = 100;
+const MAX_TABLES: usize = 100;
+const MAX_MEMORIES: usize = 10;
+
+/// The trap a vat gets when it has used up its CPU budget.
+#[derive(Debug, thiserror::Error)]
+#[error("CPU budget of {} ms exceeded", budget.as_millis())]
+pub struct CpuBudgetExceeded {
+    pub budget: Duration,
+}
+
+pub(super) fn store_limits(limits: &VatLimits) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX))
+        .table_elements(usize::try_from(limits.table_elements).unwrap_or(usize::MAX))
+        .instances(MAX_INSTANCES)
+        .tables(MAX_TABLES)
+        .memories(MAX_MEMORIES)
+        .build()
+}
+
+/// Makes running wasm yield to the executor at every epoch tick, and with a
+/// CPU budget, traps the vat once its time in wasm exceeds the budget.
+pub(super) fn enforce_cpu(store: &mut Store<VatState>, budget: Option<Duration>) {
+    let Some(budget) = budget else {
+        store.epoch_deadline_async_yield_and_update(1);
+        return;
+    };
+    let meter = CpuMeter::default();
+    store.set_epoch_deadline(1);
+    let hook_meter = meter.clone();
+    store.call_hook(move |_, hook| {
+        match hook {
+            CallHook::CallingWasm | CallHook::ReturningFromHost => hook_meter.start(),
+            CallHook::CallingHost | CallHook::ReturningFromWasm => hook_meter.stop(),
+        }
+        Ok(())
+    });
+    store.epoch_deadline_callback(move |_| {
+        if meter.used() > budget {
+            return Err(wasmtime::Error::new(CpuBudgetExceeded { budget }));
+        }
+        let meter = meter.clone();
+        // Time spent yielded, while other tasks run, is not this vat's.
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                meter.stop();
+                tokio::task::yield_now().await;
+                meter.start();
+            }),
+        ))
+    });
+}
+
+/// Time spent running wasm: started when control enters wasm, stopped when
+/// it leaves for the host or yields.
+#[derive(Clone, Default)]
+struct CpuMeter(Arc<Mutex<Meter>>);
+
+#[derive(Default)]
+struct Meter {
+    used: Duration,
+    running_since: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn meter(&self) -> std::sync::MutexGuard<'_, Meter> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn start(&self) {
+        self.meter().running_since = Some(Instant::now());
+    }
+
+    fn stop(&self) {
+        let mut meter = self.meter();
+        if let Some(since) = meter.running_since.take() {
+            meter.used += since.elapsed();
+        }
+    }
+
+    fn used(&self) -> Duration {
+        let meter = self.meter();
+        meter.used
+            + meter
+                .running_since
+                .map_or(Duration::ZERO, |since| since.elapsed())
+    }
+}
