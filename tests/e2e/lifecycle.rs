@@ -165,7 +165,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_during_a_blocked_read_is_prompt_idempotent_and_spares_other_subclusters() {
     let scratch = Scratch::new();
-    let kernel = Kernel::new().expect("kernel");
+    let kernel = Kernel::new(&Default::default()).expect("kernel");
     let doomed = kernel
         .launch(spec(&scratch, "doomed"))
         .await
@@ -216,7 +216,7 @@ async fn terminate_during_a_blocked_read_is_prompt_idempotent_and_spares_other_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_file_replaced_while_running_is_not_removed_on_terminate() {
     let scratch = Scratch::new();
-    let kernel = Kernel::new().expect("kernel");
+    let kernel = Kernel::new(&Default::default()).expect("kernel");
     let launched = kernel
         .launch(spec(&scratch, "moved"))
         .await

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-const USAGE: &str = "usage: cargo xtask <demo | test [ARGS...] | build-vats>
+const USAGE: &str = "usage: cargo xtask <demo | test [ARGS...] | bench [--quick] | build-vats>
   demo        build the host and the example vats, launch the echo cluster and talk to it
   test        build the vats, then run every test (extra ARGS go to cargo test)
+  bench       build in release and run the benchmarks against the native baseline
+  bench --quick  a short run in the dev profile (what CI runs, so it never rots)
   build-vats  build every vat under vats/ and tests/vats/ as a wasm32-wasip2 component";
 
 const VAT_DIRS: [&str; 2] = ["vats", "tests/vats"];
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench(args.get(1).is_some_and(|arg| arg == "--quick")),
         Some("build-vats") => build_vats(),
         _ => {
             eprintln!("{USAGE}");
@@ -108,15 +111,36 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     run(test)
 }
 
+/// Full runs are built in release for numbers worth recording; the quick run
+/// reuses the dev build the tests made, so CI builds the host only once.
+fn bench(quick: bool) -> anyhow::Result<()> {
+    build_vats()?;
+    let profile = if quick { "debug" } else { "release" };
+    let mut build = cargo();
+    build.args(["build", "-p", "vathost", "-p", "vathost-bench"]);
+    if !quick {
+        build.arg("--release");
+    }
+    run(build)?;
+    let mut bench = Command::new(target_dir().join(profile).join("vathost-bench"));
+    if quick {
+        bench.arg("--quick");
+    }
+    run(bench)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
 fn demo() -> anyhow::Result<()> {
     build_vats()?;
     let mut build = cargo();
     build.args(["build", "-p", "vathost"]);
     run(build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let host = target.join("debug/vathost");
+    let host = target_dir().join("debug/vathost");
 
     println!("\n== vathost run {DEMO_CONFIG}");
     let mut child = Command::new(&host)

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use vathost::kernel::Kernel;
+use vathost::runtime::RuntimeOptions;
 
 /// Validates cluster configs and their components without running anything.
 ///
@@ -18,8 +19,8 @@ pub struct CheckArgs {
     configs: Vec<PathBuf>,
 }
 
-pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let kernel = Kernel::new()?;
+pub fn check(args: CheckArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
+    let kernel = Kernel::new(options)?;
     for path in &args.configs {
         let spec = vathost::config::load(path)?;
         kernel

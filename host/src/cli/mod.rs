@@ -18,6 +18,32 @@ Exit codes: 0 success, 1 a vat or the host failed, 2 usage or config error."
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+/// Where compiled components are cached between runs.
+#[derive(Debug, clap::Args)]
+struct CacheArgs {
+    /// Directory for compiled components [default: $XDG_CACHE_HOME/vathost or ~/.cache/vathost]
+    #[arg(long, global = true, env = "VATHOST_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+    /// Compile components in memory only, caching nothing on disk.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn runtime_options(&self) -> vathost::runtime::RuntimeOptions {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(vathost::runtime::RuntimeOptions::default_cache_dir)
+        };
+        vathost::runtime::RuntimeOptions { cache_dir }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,9 +54,10 @@ enum Command {
 
 impl Cli {
     pub async fn execute(self) -> anyhow::Result<ExitCode> {
+        let options = self.cache.runtime_options();
         match self.command {
-            Command::Run(args) => run::run(args).await,
-            Command::Check(args) => check::check(args),
+            Command::Run(args) => run::run(args, &options).await,
+            Command::Check(args) => check::check(args, &options),
         }
     }
 }

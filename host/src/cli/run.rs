@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use vathost::kernel::{Kernel, SubclusterId, SubclusterOutcome};
+use vathost::runtime::RuntimeOptions;
 
 /// Launches subclusters and runs them in the foreground.
 ///
@@ -23,7 +24,7 @@ pub struct RunArgs {
     configs: Vec<PathBuf>,
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: RunArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
     let specs = args
         .configs
         .iter()
@@ -32,7 +33,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
 
-    let kernel = Kernel::new()?;
+    let kernel = Kernel::new(options)?;
     let mut launched = Vec::new();
     for (spec, path) in specs.into_iter().zip(&args.configs) {
         match kernel.launch(spec).await {

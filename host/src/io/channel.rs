@@ -6,11 +6,18 @@
 //! vat can be in (reading, writing, polling) also waits on the channel's close
 //! signal, so closing a channel with calls in flight makes them return
 //! [`ChannelError::Closed`] instead of hanging.
+//!
+//! Output is buffered and flushed when the vat has no more input waiting on
+//! the channel (an echo-style vat then sends a burst of replies in one
+//! syscall), when it is about to wait for input, and in any case within
+//! [`FLUSH_DELAY`], so output never lingers in the buffer.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ChannelSpec, Direction, Unit};
@@ -32,6 +39,9 @@ pub enum ChannelError {
     TooLong(u32),
 }
 
+/// The longest a written line waits in the buffer before it is flushed.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(1);
+
 /// What the transport hands the vat side, in arrival order.
 #[derive(Debug)]
 pub(crate) enum Inbound {
@@ -50,6 +60,10 @@ pub struct Channel {
     inbound: Mutex<InboundQueue>,
     client: Mutex<Option<ClientWriter>>,
     closed: CancellationToken,
+    /// Items handed to the queue and not yet read (a peeked one included).
+    unread: AtomicUsize,
+    /// Signalled when a write leaves output in the buffer.
+    unflushed: Notify,
 }
 
 struct InboundQueue {
@@ -60,8 +74,23 @@ struct InboundQueue {
 
 /// The write side of the connected client.
 pub(crate) struct ClientWriter {
-    pub id: u64,
-    pub stream: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    id: u64,
+    stream: tokio::io::BufWriter<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+    /// Written but not flushed.
+    dirty: bool,
+}
+
+/// Bytes of output held before a flush is forced regardless.
+const WRITE_BUFFER: usize = 32 * 1024;
+
+impl ClientWriter {
+    pub(crate) fn new(id: u64, stream: Box<dyn tokio::io::AsyncWrite + Send + Unpin>) -> Self {
+        Self {
+            id,
+            stream: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, stream),
+            dirty: false,
+        }
+    }
 }
 
 impl Channel {
@@ -80,6 +109,8 @@ impl Channel {
             }),
             client: Mutex::new(None),
             closed: CancellationToken::new(),
+            unread: AtomicUsize::new(0),
+            unflushed: Notify::new(),
         });
         (channel, sender)
     }
@@ -121,10 +152,20 @@ impl Channel {
         let item = self
             .until_closed(async {
                 let mut queue = self.inbound.lock().await;
-                match queue.peeked.take() {
+                let item = match queue.peeked.take() {
                     Some(item) => Some(item),
-                    None => queue.receiver.recv().await,
+                    None => {
+                        if queue.receiver.is_empty() {
+                            // About to wait: the client should see our replies first.
+                            self.flush().await;
+                        }
+                        queue.receiver.recv().await
+                    }
+                };
+                if item.is_some() {
+                    self.unread.fetch_sub(1, Ordering::AcqRel);
                 }
+                item
             })
             .await?;
         match item {
@@ -145,6 +186,9 @@ impl Channel {
             .until_closed(async {
                 let mut queue = self.inbound.lock().await;
                 if queue.peeked.is_none() {
+                    if queue.receiver.is_empty() {
+                        self.flush().await;
+                    }
                     queue.peeked = queue.receiver.recv().await;
                 }
             })
@@ -167,12 +211,22 @@ impl Channel {
             let Some(writer) = client.as_mut() else {
                 return Err(ChannelError::NoClient);
             };
+            // More input is waiting: the vat will likely reply again soon, so
+            // let replies gather; otherwise send now.
+            let flush_now = self.unread.load(Ordering::Acquire) == 0;
             let sent = async {
                 writer.stream.write_all(line.as_bytes()).await?;
                 writer.stream.write_all(b"\n").await?;
-                writer.stream.flush().await
+                if flush_now {
+                    writer.stream.flush().await?;
+                }
+                Ok::<_, std::io::Error>(())
             }
             .await;
+            writer.dirty = !flush_now;
+            if !flush_now {
+                self.unflushed.notify_one();
+            }
             if sent.is_err() {
                 // The client went away mid-write; the transport will notice too.
                 *client = None;
@@ -181,6 +235,44 @@ impl Channel {
             Ok(())
         })
         .await?
+    }
+
+    /// Sends buffered output to the client now.
+    async fn flush(&self) {
+        let mut client = self.client.lock().await;
+        if let Some(writer) = client.as_mut().filter(|writer| writer.dirty) {
+            writer.dirty = false;
+            if writer.stream.flush().await.is_err() {
+                *client = None;
+            }
+        }
+    }
+
+    /// Flushes output that a write left in the buffer within [`FLUSH_DELAY`];
+    /// the transport runs this for as long as the channel is open.
+    pub(crate) async fn flush_lagging_output(&self) {
+        loop {
+            let woken = self
+                .until_closed(async {
+                    self.unflushed.notified().await;
+                    tokio::time::sleep(FLUSH_DELAY).await;
+                })
+                .await;
+            if woken.is_err() {
+                return;
+            }
+            self.flush().await;
+        }
+    }
+
+    /// Queues an item for the vat, waiting while the queue is full (that
+    /// wait is what stops the transport reading). False once closed.
+    pub(crate) async fn deliver(&self, sender: &mpsc::Sender<Inbound>, item: Inbound) -> bool {
+        self.unread.fetch_add(1, Ordering::AcqRel);
+        tokio::select! {
+            () = self.closed.cancelled() => false,
+            sent = sender.send(item) => sent.is_ok(),
+        }
     }
 
     pub(crate) async fn attach_client(&self, writer: ClientWriter) {
@@ -265,10 +357,7 @@ mod tests {
         let (channel, _sender) = Channel::new(&spec(Direction::Out));
         let (ours, _theirs) = tokio::net::UnixStream::pair().expect("socket pair");
         channel
-            .attach_client(ClientWriter {
-                id: 1,
-                stream: Box::new(ours),
-            })
+            .attach_client(ClientWriter::new(1, Box::new(ours)))
             .await;
         // Far more than the socket buffers hold: this write cannot finish.
         let line = "x".repeat(16 * 1024 * 1024);
@@ -286,6 +375,33 @@ mod tests {
             soon(writer).await.expect("no panic"),
             Err(ChannelError::Closed)
         );
+    }
+
+    #[tokio::test]
+    async fn output_held_back_for_pending_input_is_flushed_soon_anyway() {
+        use tokio::io::AsyncReadExt;
+        let (channel, sender) = Channel::new(&spec(Direction::InOut));
+        let (ours, mut theirs) = tokio::net::UnixStream::pair().expect("socket pair");
+        channel
+            .attach_client(ClientWriter::new(1, Box::new(ours)))
+            .await;
+        let flusher = tokio::spawn({
+            let channel = channel.clone();
+            async move { channel.flush_lagging_output().await }
+        });
+        // Input the vat has not read yet: the reply is held back...
+        assert!(
+            channel
+                .deliver(&sender, Inbound::Line("unread".to_owned()))
+                .await
+        );
+        channel.write("reply").await.expect("write");
+        // ...but reaches the client without the vat doing anything more.
+        let mut received = [0u8; 6];
+        soon(theirs.read_exact(&mut received)).await.expect("read");
+        assert_eq!(&received, b"reply\n");
+        channel.close();
+        soon(flusher).await.expect("flusher ends on close");
     }
 
     #[tokio::test]

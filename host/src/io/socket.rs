@@ -4,8 +4,11 @@
 //! The socket file is handled through a capability on its parent directory
 //! (cap-std): stat, removal and permissions are relative to that directory,
 //! and `bind` goes through `/proc/self/fd/N/NAME` because Linux has no
-//! `bindat`. The file is removed on close only if it is still the one this
-//! channel bound, so a file someone else put there is never deleted.
+//! `bindat`. The directory is opened for each of these steps rather than held,
+//! so a channel costs one file descriptor (hosts of 10,000 channels run into
+//! the open-file limit otherwise). The file is removed on close only if it is
+//! still the one this channel bound, so a file someone else put there is
+//! never deleted.
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
@@ -93,7 +96,6 @@ impl SocketChannel {
 }
 
 struct SocketFile {
-    dir: Dir,
     name: OsString,
     path: PathBuf,
     /// Device and inode of the socket this channel bound.
@@ -103,22 +105,19 @@ struct SocketFile {
 impl SocketFile {
     async fn bind(spec: &SocketSpec) -> Result<(Self, UnixListener), SocketError> {
         let path = spec.path.clone();
-        let (parent, name) = match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) => (parent, name.to_owned()),
-            _ => {
+        let name = match path.file_name() {
+            Some(name) => name.to_owned(),
+            None => {
                 return Err(SocketError::Bind {
                     path,
                     source: std::io::ErrorKind::InvalidInput.into(),
                 });
             }
         };
-        let dir =
-            Dir::open_ambient_dir(parent, cap_std::ambient_authority()).map_err(|source| {
-                SocketError::Directory {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
+        let dir = open_parent(&path).map_err(|source| SocketError::Directory {
+            path: path.clone(),
+            source,
+        })?;
         let bind_path = via_dir(&dir, &name, &path);
 
         match dir.symlink_metadata(&name) {
@@ -155,7 +154,6 @@ impl SocketFile {
         .map_err(bind_error)?;
         let metadata = dir.symlink_metadata(&name).map_err(bind_error)?;
         let file = Self {
-            dir,
             name,
             path,
             identity: (metadata.dev(), metadata.ino()),
@@ -164,9 +162,16 @@ impl SocketFile {
     }
 
     fn remove(&self) {
-        match self.dir.symlink_metadata(&self.name) {
+        let dir = match open_parent(&self.path) {
+            Ok(dir) => dir,
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "cannot open socket directory");
+                return;
+            }
+        };
+        match dir.symlink_metadata(&self.name) {
             Ok(metadata) if (metadata.dev(), metadata.ino()) == self.identity => {
-                if let Err(error) = self.dir.remove_file(&self.name) {
+                if let Err(error) = dir.remove_file(&self.name) {
                     tracing::warn!(path = %self.path.display(), %error, "cannot remove socket file");
                 }
             }
@@ -180,6 +185,11 @@ impl SocketFile {
             }
         }
     }
+}
+
+fn open_parent(path: &Path) -> std::io::Result<Dir> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    Dir::open_ambient_dir(parent, cap_std::ambient_authority())
 }
 
 /// A path that reaches `name` through the open directory `dir`, so that a
@@ -222,6 +232,10 @@ async fn accept_clients(
     let busy = Arc::new(AtomicBool::new(false));
     let next_client = AtomicU64::new(1);
     let mut sessions = JoinSet::new();
+    let flusher = tokio::spawn({
+        let channel = channel.clone();
+        async move { channel.flush_lagging_output().await }
+    });
     loop {
         let accepted = tokio::select! {
             () = channel.closed().cancelled() => break,
@@ -253,6 +267,9 @@ async fn accept_clients(
         ));
     }
     sessions.shutdown().await;
+    if let Err(error) = flusher.await {
+        tracing::warn!(channel = channel.name(), %error, "flush task failed");
+    }
 }
 
 fn reject_busy(channel: &Channel, stream: &UnixStream) {
@@ -275,10 +292,7 @@ async fn serve_client(
     let (mut reader, writer) = stream.into_split();
     if channel.direction().writable() {
         channel
-            .attach_client(ClientWriter {
-                id,
-                stream: Box::new(tokio::io::BufWriter::new(writer)),
-            })
+            .attach_client(ClientWriter::new(id, Box::new(writer)))
             .await;
     }
     let readable = channel.direction().readable();
@@ -303,7 +317,7 @@ async fn serve_client(
         }
         framer.push(&buffer[..count], |frame| frames.push(frame));
         for frame in frames.drain(..) {
-            if !deliver(&channel, &inbound, frame.into()).await {
+            if !channel.deliver(&inbound, frame.into()).await {
                 break 'stream;
             }
         }
@@ -311,7 +325,7 @@ async fn serve_client(
     if readable {
         let last = framer.finish().map(Inbound::from);
         for item in last.into_iter().chain([Inbound::EndOfStream]) {
-            if !deliver(&channel, &inbound, item).await {
+            if !channel.deliver(&inbound, item).await {
                 break;
             }
         }
@@ -319,15 +333,6 @@ async fn serve_client(
     channel.detach_client(id).await;
     tracing::info!(channel = channel.name(), client = id, "client gone");
     busy.store(false, Ordering::Release);
-}
-
-/// Queues an item for the vat, waiting while the queue is full (that wait is
-/// what stops reading the socket). False once the channel is closed.
-async fn deliver(channel: &Channel, inbound: &mpsc::Sender<Inbound>, item: Inbound) -> bool {
-    tokio::select! {
-        () = channel.closed().cancelled() => false,
-        sent = inbound.send(item) => sent.is_ok(),
-    }
 }
 
 impl From<Frame> for Inbound {

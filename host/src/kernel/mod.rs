@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::config::{ChannelKind, Direction, SubclusterSpec};
 use crate::io::SocketChannel;
-use crate::runtime::{PreparedComponent, Runtime, VatInstance};
+use crate::runtime::{PreparedComponent, Runtime, RuntimeOptions, VatInstance};
 pub use error::{KernelError, LaunchError};
 use registry::Registry;
 pub use supervisor::{SubclusterOutcome, VatEnd};
@@ -64,9 +64,9 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new() -> Result<Self, KernelError> {
+    pub fn new(options: &RuntimeOptions) -> Result<Self, KernelError> {
         Ok(Self {
-            runtime: Runtime::new()?,
+            runtime: Runtime::new(options)?,
             registry: Arc::new(Registry::default()),
         })
     }

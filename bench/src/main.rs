@@ -1,0 +1,161 @@
+//! `vathost-bench [--quick]`: runs vathost and a native tokio echo server side
+//! by side in one run and prints a table of medians and ratios.
+//!
+//! `vathost-bench native-echo SOCKET` is the baseline server itself, run as
+//! its own process like vathost.
+
+mod client;
+mod native;
+mod report;
+mod servers;
+mod subclusters;
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use report::{Row, Table};
+
+/// How much work each measurement does.
+struct Scale {
+    lines: usize,
+    throughput_runs: usize,
+    pings: usize,
+    launches: usize,
+    density_vats: usize,
+}
+
+const FULL: Scale = Scale {
+    lines: 200_000,
+    throughput_runs: 5,
+    pings: 20_000,
+    launches: 50,
+    density_vats: 10_000,
+};
+
+const QUICK: Scale = Scale {
+    lines: 20_000,
+    throughput_runs: 3,
+    pings: 1_000,
+    launches: 5,
+    density_vats: 50,
+};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("native-echo") => native::serve(args.get(1).context("native-echo SOCKET")?),
+        Some("--quick") => run(&QUICK, "quick"),
+        None => run(&FULL, "full"),
+        Some(other) => anyhow::bail!("unknown argument {other}; usage: vathost-bench [--quick]"),
+    }
+}
+
+fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let scratch = tempfile::Builder::new().prefix("vb").tempdir_in("/tmp")?;
+    let mut table = Table::new(mode);
+
+    let vathost = servers::Server::vathost(scratch.path())?;
+    let native = servers::Server::native(scratch.path())?;
+    let mut vathost_client = client::Client::connect(vathost.socket())?;
+    let mut native_client = client::Client::connect(native.socket())?;
+
+    let ours = median((0..scale.throughput_runs).map(|_| vathost_client.throughput(scale.lines)))?;
+    let theirs = median((0..scale.throughput_runs).map(|_| native_client.throughput(scale.lines)))?;
+    table.push(Row::compared(
+        "echo throughput (lines/s)",
+        ours,
+        theirs,
+        ">= 0.5x native",
+    ));
+
+    let ours = vathost_client.round_trips(scale.pings)?;
+    let theirs = native_client.round_trips(scale.pings)?;
+    table.push(Row::compared(
+        "round trip p50 (us)",
+        micros(ours.p50),
+        micros(theirs.p50),
+        "<= 1.5x native",
+    ));
+    table.push(Row::compared(
+        "round trip p99 (us)",
+        micros(ours.p99),
+        micros(theirs.p99),
+        "<= 1.5x native",
+    ));
+    drop((vathost_client, native_client, vathost, native));
+
+    let launch = subclusters::launch_times(scratch.path(), scale.launches)?;
+    table.push(Row::alone(
+        "launch 3 vats, compiling (ms)",
+        millis(launch.compiling),
+        "",
+    ));
+    table.push(Row::alone(
+        "launch 3 vats, from disk cache (ms)",
+        millis(launch.disk_cache),
+        "",
+    ));
+    table.push(Row::alone(
+        "launch 3 vats, warm (ms)",
+        millis(launch.warm),
+        "<= 1 ms",
+    ));
+    let check = subclusters::process_start(scratch.path())?;
+    table.push(Row::alone(
+        "`vathost check` process, no cache (ms)",
+        millis(check.cold),
+        "",
+    ));
+    table.push(Row::alone(
+        "`vathost check` process, disk cache (ms)",
+        millis(check.cached),
+        "reuses compiled code",
+    ));
+
+    let density = subclusters::density(scratch.path(), scale.density_vats)?;
+    table.push(Row::alone(
+        &format!("idle vats held: {}, RSS per vat (KiB)", density.vats),
+        density.rss_per_vat_kib,
+        "10,000 at <= 1024 KiB",
+    ));
+    table.push(Row::alone(
+        "memory mappings per idle vat",
+        density.maps_per_vat,
+        "",
+    ));
+
+    table.print();
+    Ok(())
+}
+
+fn median(samples: impl Iterator<Item = anyhow::Result<f64>>) -> anyhow::Result<f64> {
+    let mut samples = samples.collect::<anyhow::Result<Vec<f64>>>()?;
+    samples.sort_by(f64::total_cmp);
+    samples
+        .get(samples.len() / 2)
+        .copied()
+        .context("no samples")
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// Many idle vats need many sockets: lift the soft fd limit to the hard one.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    if let Err(error) = setrlimit(Resource::Nofile, raised) {
+        eprintln!("cannot raise the open-file limit: {error}");
+    }
+}

@@ -1,0 +1,83 @@
+//! The two servers under test, each its own process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, ensure};
+
+pub struct Server {
+    child: Child,
+    socket: PathBuf,
+}
+
+/// The echo vat's component, built by `cargo xtask build-vats`.
+pub fn echo_component() -> anyhow::Result<PathBuf> {
+    let dir = std::env::var_os("VATHOST_VATS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release")
+        });
+    let path = dir.join("echo.wasm");
+    ensure!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build-vats`",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// The `vathost` binary built next to this one.
+pub fn vathost_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name("vathost");
+    ensure!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p vathost`",
+        path.display()
+    );
+    Ok(path)
+}
+
+impl Server {
+    pub fn vathost(dir: &Path) -> anyhow::Result<Self> {
+        let socket = dir.join("vathost.sock");
+        let config = dir.join("echo.json");
+        let json = serde_json::json!({
+            "bootstrap": "main",
+            "vats": { "main": { "component": echo_component()? } },
+            "io": { "repl": { "type": "socket", "path": socket } },
+        });
+        std::fs::write(&config, serde_json::to_vec(&json)?)?;
+        let child = Command::new(vathost_binary()?)
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .arg("run")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start vathost")?;
+        Ok(Self { child, socket })
+    }
+
+    pub fn native(dir: &Path) -> anyhow::Result<Self> {
+        let socket = dir.join("native.sock");
+        let child = Command::new(std::env::current_exe()?)
+            .arg("native-echo")
+            .arg(&socket)
+            .spawn()
+            .context("start the native server")?;
+        Ok(Self { child, socket })
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
