@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = cli::Cli::parse();
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,5 +38,20 @@ fn main() -> ExitCode {
                 cli::EXIT_FAILURE
             })
         }
+    }
+}
+
+/// Each socket channel holds a file descriptor: lift the soft limit to the
+/// hard one so that a host of many channels is bounded by what the system
+/// allows, not by a conservative default.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    if let Err(error) = setrlimit(Resource::Nofile, raised) {
+        tracing::warn!(%error, "cannot raise the open-file limit");
     }
 }
