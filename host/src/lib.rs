@@ -3,10 +3,12 @@
 //!
 //! Data flows one way: [`config`] parses and validates a cluster config into
 //! specs; the [`kernel`] launches and terminates subclusters from those specs,
-//! using the [`runtime`] (wasmtime) for vats and [`io`] for channels.
+//! using the [`runtime`] (wasmtime) for vats and [`io`] for channels. The
+//! [`daemon`] serves a kernel over a JSON-RPC control socket.
 
 pub mod bindings;
 pub mod config;
+pub mod daemon;
 pub mod io;
 pub mod kernel;
 pub mod runtime;

@@ -10,6 +10,7 @@ mod harness;
 
 mod channels;
 mod cli;
+mod daemon;
 mod isolation;
 mod lifecycle;
 mod run;

@@ -1,7 +1,15 @@
 //! The command line: one file per command.
 
 mod check;
+mod daemon;
+mod home;
+mod launch;
+mod list;
+mod logs;
 mod run;
+mod status;
+mod stop;
+mod terminate;
 
 use std::process::ExitCode;
 
@@ -50,6 +58,13 @@ impl CacheArgs {
 enum Command {
     Run(run::RunArgs),
     Check(check::CheckArgs),
+    Daemon(daemon::DaemonArgs),
+    Launch(launch::LaunchArgs),
+    Terminate(terminate::TerminateArgs),
+    List(list::ListArgs),
+    Status(status::StatusArgs),
+    Logs(logs::LogsArgs),
+    Stop(stop::StopArgs),
 }
 
 impl Cli {
@@ -58,8 +73,31 @@ impl Cli {
         match self.command {
             Command::Run(args) => run::run(args, &options).await,
             Command::Check(args) => check::check(args, &options),
+            Command::Daemon(args) => daemon::daemon(args, &options).await,
+            // The client verbs block on the control socket; keep them off
+            // the async workers.
+            Command::Launch(args) => blocking(move || launch::launch(args)).await,
+            Command::Terminate(args) => blocking(move || terminate::terminate(args)).await,
+            Command::List(args) => blocking(move || list::list(args)).await,
+            Command::Status(args) => blocking(move || status::status(args)).await,
+            Command::Logs(args) => blocking(move || logs::logs(args)).await,
+            Command::Stop(args) => blocking(move || stop::stop(args)).await,
         }
     }
+
+    /// Where this process should log besides stderr: the daemon's log file.
+    pub fn log_file(&self) -> Option<std::path::PathBuf> {
+        match &self.command {
+            Command::Daemon(args) => args.log_file(),
+            _ => None,
+        }
+    }
+}
+
+async fn blocking(
+    command: impl FnOnce() -> anyhow::Result<ExitCode> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
+    tokio::task::spawn_blocking(command).await?
 }
 
 /// Exit code for usage and config errors, which the user fixes in their input.
@@ -72,6 +110,16 @@ pub const EXIT_FAILURE: u8 = 1;
 pub fn is_input_error(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<vathost::config::ConfigError>()
+            || matches!(
+                cause.downcast_ref::<vathost::daemon::RemoteError>(),
+                Some(vathost::daemon::RemoteError::Failed {
+                    code: Some(
+                        vathost::daemon::ErrorCode::InvalidConfig
+                            | vathost::daemon::ErrorCode::InvalidParams
+                    ),
+                    ..
+                })
+            )
             || matches!(
                 cause.downcast_ref::<vathost::kernel::LaunchError>(),
                 Some(

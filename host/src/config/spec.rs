@@ -73,7 +73,8 @@ pub struct ChannelSpec {
     pub kind: ChannelKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     In,
     Out,

@@ -64,6 +64,28 @@ pub struct Channel {
     unread: AtomicUsize,
     /// Signalled when a write leaves output in the buffer.
     unflushed: Notify,
+    stats: Counters,
+}
+
+/// Traffic on a channel since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelStats {
+    pub client_connected: bool,
+    pub clients_served: u64,
+    pub lines_in: u64,
+    pub bytes_in: u64,
+    pub lines_out: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    client_connected: std::sync::atomic::AtomicBool,
+    clients_served: std::sync::atomic::AtomicU64,
+    lines_in: std::sync::atomic::AtomicU64,
+    bytes_in: std::sync::atomic::AtomicU64,
+    lines_out: std::sync::atomic::AtomicU64,
+    bytes_out: std::sync::atomic::AtomicU64,
 }
 
 struct InboundQueue {
@@ -111,6 +133,7 @@ impl Channel {
             closed: CancellationToken::new(),
             unread: AtomicUsize::new(0),
             unflushed: Notify::new(),
+            stats: Counters::default(),
         });
         (channel, sender)
     }
@@ -131,9 +154,48 @@ impl Channel {
         self.max_line
     }
 
+    pub fn stats(&self) -> ChannelStats {
+        let counters = &self.stats;
+        ChannelStats {
+            client_connected: counters.client_connected.load(Ordering::Relaxed),
+            clients_served: counters.clients_served.load(Ordering::Relaxed),
+            lines_in: counters.lines_in.load(Ordering::Relaxed),
+            bytes_in: counters.bytes_in.load(Ordering::Relaxed),
+            lines_out: counters.lines_out.load(Ordering::Relaxed),
+            bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The transport reports a client's arrival and departure.
+    pub(crate) fn client_connected(&self, connected: bool) {
+        self.stats
+            .client_connected
+            .store(connected, Ordering::Relaxed);
+        if connected {
+            self.stats.clients_served.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The transport reports bytes received from the client.
+    pub(crate) fn received(&self, bytes: usize) {
+        self.stats
+            .bytes_in
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     /// Closes the channel: every pending and later call returns `Closed`.
     pub fn close(&self) {
         self.closed.cancel();
+    }
+
+    /// After close: lets go of the client's connection and of any input no
+    /// vat will read, while the channel's statistics remain readable.
+    pub(crate) async fn release(&self) {
+        *self.client.lock().await = None;
+        let mut queue = self.inbound.lock().await;
+        queue.peeked = None;
+        while queue.receiver.try_recv().is_ok() {}
+        self.stats.client_connected.store(false, Ordering::Relaxed);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -232,6 +294,10 @@ impl Channel {
                 *client = None;
                 return Err(ChannelError::NoClient);
             }
+            self.stats.lines_out.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .bytes_out
+                .fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
             Ok(())
         })
         .await?
@@ -268,6 +334,9 @@ impl Channel {
     /// Queues an item for the vat, waiting while the queue is full (that
     /// wait is what stops the transport reading). False once closed.
     pub(crate) async fn deliver(&self, sender: &mpsc::Sender<Inbound>, item: Inbound) -> bool {
+        if matches!(item, Inbound::Line(_)) {
+            self.stats.lines_in.fetch_add(1, Ordering::Relaxed);
+        }
         self.unread.fetch_add(1, Ordering::AcqRel);
         tokio::select! {
             () = self.closed.cancelled() => false,

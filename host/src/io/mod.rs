@@ -7,7 +7,7 @@ mod framing;
 mod handle;
 mod socket;
 
-pub use channel::{Channel, ChannelError};
+pub use channel::{Channel, ChannelError, ChannelStats};
 pub use framing::{Frame, LineFramer};
 pub use handle::{ChannelHandle, IoChannelView, add_to_linker};
-pub use socket::{SocketChannel, SocketError};
+pub use socket::{SocketChannel, SocketError, SocketFile};

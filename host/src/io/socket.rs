@@ -91,11 +91,14 @@ impl SocketChannel {
         if let Err(error) = self.acceptor.await {
             tracing::warn!(channel = self.channel.name(), %error, "socket accept task failed");
         }
+        self.channel.release().await;
         self.file.remove();
     }
 }
 
-struct SocketFile {
+/// A socket file this process bound, removed by [`SocketFile::remove`] only
+/// while it is still that same file.
+pub struct SocketFile {
     name: OsString,
     path: PathBuf,
     /// Device and inode of the socket this channel bound.
@@ -103,7 +106,9 @@ struct SocketFile {
 }
 
 impl SocketFile {
-    async fn bind(spec: &SocketSpec) -> Result<(Self, UnixListener), SocketError> {
+    /// Binds `spec.path` at `spec.mode`: fails if something listens there or
+    /// the path is not a socket; replaces a stale socket file.
+    pub async fn bind(spec: &SocketSpec) -> Result<(Self, UnixListener), SocketError> {
         let path = spec.path.clone();
         let name = match path.file_name() {
             Some(name) => name.to_owned(),
@@ -161,7 +166,7 @@ impl SocketFile {
         Ok((file, listener))
     }
 
-    fn remove(&self) {
+    pub fn remove(&self) {
         let dir = match open_parent(&self.path) {
             Ok(dir) => dir,
             Err(error) => {
@@ -290,6 +295,7 @@ async fn serve_client(
     busy: Arc<AtomicBool>,
 ) {
     let (mut reader, writer) = stream.into_split();
+    channel.client_connected(true);
     if channel.direction().writable() {
         channel
             .attach_client(ClientWriter::new(id, Box::new(writer)))
@@ -312,6 +318,7 @@ async fn serve_client(
                 break;
             }
         };
+        channel.received(count);
         if !readable {
             continue;
         }
@@ -331,6 +338,7 @@ async fn serve_client(
         }
     }
     channel.detach_client(id).await;
+    channel.client_connected(false);
     tracing::info!(channel = channel.name(), client = id, "client gone");
     busy.store(false, Ordering::Release);
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod registry;
+mod status;
 mod supervisor;
 
 use std::path::PathBuf;
@@ -19,9 +20,12 @@ use tracing::Instrument;
 
 use crate::config::{ChannelKind, Direction, SubclusterSpec};
 use crate::io::SocketChannel;
+use crate::runtime::GuestLog;
 use crate::runtime::{PreparedComponent, Runtime, RuntimeOptions, VatInstance};
 pub use error::{KernelError, LaunchError};
 use registry::Registry;
+use status::SubclusterInfo;
+pub use status::{ChannelStatus, SubclusterStatus, VatStatus};
 pub use supervisor::{SubclusterOutcome, VatEnd};
 
 /// Identifies a subcluster within one host. Never reused.
@@ -43,7 +47,7 @@ impl std::str::FromStr for SubclusterId {
 }
 
 /// Where a launched subcluster's channel can be reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChannelInfo {
     pub name: String,
     pub direction: Direction,
@@ -51,8 +55,9 @@ pub struct ChannelInfo {
 }
 
 /// What a caller learns from a successful launch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Launched {
+    #[serde(serialize_with = "crate::kernel::serialize_display")]
     pub id: SubclusterId,
     pub name: String,
     pub channels: Vec<ChannelInfo>,
@@ -90,40 +95,55 @@ impl Kernel {
     /// Launches a subcluster; on any failure nothing of it remains.
     pub async fn launch(&self, spec: SubclusterSpec) -> Result<Launched, LaunchError> {
         let components = self.prepare(&spec)?;
+        // Dropping the claim on an early return releases the socket paths.
         let claim = self.registry.claim(&spec)?;
         let id = claim.id();
         let span = tracing::info_span!("subcluster", id = %id, name = %spec.name);
-        match self
-            .start(id, &spec, components)
+        let log = Arc::new(GuestLog::default());
+        let started = self
+            .start(id, &spec, components, &log)
             .instrument(span.clone())
-            .await
-        {
-            Ok(started) => {
-                let launched = Launched {
-                    id,
-                    name: spec.name.clone(),
-                    channels: started.channel_infos(),
-                };
-                let stop = CancellationToken::new();
-                let (outcome_sender, outcome) = watch::channel(None);
-                self.registry.add_running(claim, stop.clone(), outcome);
-                tokio::spawn(
-                    supervisor::supervise(
-                        id,
-                        spec,
-                        started.vats,
-                        started.channels,
-                        stop,
-                        self.registry.clone(),
-                        outcome_sender,
-                    )
-                    .instrument(span),
-                );
-                Ok(launched)
-            }
-            // Dropping the claim releases the socket paths.
-            Err(error) => Err(error),
-        }
+            .await?;
+        let launched = Launched {
+            id,
+            name: spec.name.clone(),
+            channels: started.channel_infos(),
+        };
+        let channels = launched
+            .channels
+            .iter()
+            .cloned()
+            .zip(
+                started
+                    .channels
+                    .iter()
+                    .map(|listening| listening.channel().clone()),
+            )
+            .collect();
+        let info = Arc::new(SubclusterInfo::new(
+            id,
+            &spec.name,
+            spec.vats.iter().map(|vat| vat.name.clone()),
+            channels,
+            log,
+        ));
+        let stop = CancellationToken::new();
+        let (outcome_sender, outcome) = watch::channel(None);
+        self.registry
+            .add_running(claim, stop.clone(), outcome, info.clone());
+        tokio::spawn(
+            supervisor::supervise(
+                spec,
+                started.vats,
+                started.channels,
+                stop,
+                self.registry.clone(),
+                info,
+                outcome_sender,
+            )
+            .instrument(span),
+        );
+        Ok(launched)
     }
 
     /// Terminates a subcluster: stops its vats, then closes its channels and
@@ -141,6 +161,20 @@ impl Kernel {
         wait_for(&mut outcome).await
     }
 
+    /// Every subcluster this host has launched, running or ended, by id.
+    pub fn list(&self) -> Vec<SubclusterStatus> {
+        self.registry.statuses()
+    }
+
+    pub fn status(&self, id: SubclusterId) -> Result<SubclusterStatus, KernelError> {
+        self.registry.status(id)
+    }
+
+    /// The recent stdout and stderr lines of a subcluster's vats.
+    pub fn guest_log(&self, id: SubclusterId) -> Result<Arc<GuestLog>, KernelError> {
+        self.registry.guest_log(id)
+    }
+
     /// Terminates every subcluster.
     pub async fn shutdown(&self) {
         for id in self.registry.running() {
@@ -156,9 +190,13 @@ impl Kernel {
         id: SubclusterId,
         spec: &SubclusterSpec,
         components: Vec<PreparedComponent>,
+        log: &Arc<GuestLog>,
     ) -> Result<Started, LaunchError> {
         let mut started = Started::default();
-        if let Err(error) = self.start_into(&mut started, id, spec, components).await {
+        if let Err(error) = self
+            .start_into(&mut started, id, spec, components, log)
+            .await
+        {
             started.undo().await;
             return Err(error);
         }
@@ -171,6 +209,7 @@ impl Kernel {
         id: SubclusterId,
         spec: &SubclusterSpec,
         components: Vec<PreparedComponent>,
+        log: &Arc<GuestLog>,
     ) -> Result<(), LaunchError> {
         for channel in &spec.channels {
             let ChannelKind::Socket(socket) = &channel.kind;
@@ -187,7 +226,7 @@ impl Kernel {
         for (vat, component) in spec.vats.iter().zip(&components) {
             let mut instance = self
                 .runtime
-                .instantiate(component, &subcluster_label, vat)
+                .instantiate(component, &subcluster_label, vat, log)
                 .await
                 .map_err(|source| LaunchError::Vat {
                     vat: vat.name.clone(),
@@ -240,6 +279,13 @@ impl Started {
             channel.close().await;
         }
     }
+}
+
+pub(crate) fn serialize_display<S: serde::Serializer>(
+    value: &impl std::fmt::Display,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 async fn wait_for(

@@ -8,9 +8,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
+use super::status::{SubclusterInfo, SubclusterStatus};
 use super::supervisor::SubclusterOutcome;
 use super::{KernelError, LaunchError, SubclusterId};
 use crate::config::{ChannelKind, SubclusterSpec};
+use crate::runtime::GuestLog;
 
 #[derive(Default)]
 pub(super) struct Registry {
@@ -34,6 +38,13 @@ struct PathOwner {
 struct Entry {
     stop: CancellationToken,
     outcome: watch::Receiver<Option<SubclusterOutcome>>,
+    info: Arc<SubclusterInfo>,
+}
+
+impl Entry {
+    fn ended(&self) -> bool {
+        self.outcome.borrow().is_some()
+    }
 }
 
 /// Socket paths reserved for a launch in progress; released on drop unless
@@ -106,11 +117,42 @@ impl Registry {
         mut claim: Claim<'_>,
         stop: CancellationToken,
         outcome: watch::Receiver<Option<SubclusterOutcome>>,
+        info: Arc<SubclusterInfo>,
     ) {
         claim.committed = true;
+        self.state().subclusters.insert(
+            claim.id,
+            Entry {
+                stop,
+                outcome,
+                info,
+            },
+        );
+    }
+
+    pub(super) fn statuses(&self) -> Vec<SubclusterStatus> {
         self.state()
             .subclusters
-            .insert(claim.id, Entry { stop, outcome });
+            .values()
+            .map(|entry| entry.info.status(entry.ended()))
+            .collect()
+    }
+
+    pub(super) fn status(&self, id: SubclusterId) -> Result<SubclusterStatus, KernelError> {
+        let state = self.state();
+        let entry = state
+            .subclusters
+            .get(&id)
+            .ok_or(KernelError::UnknownSubcluster(id))?;
+        Ok(entry.info.status(entry.ended()))
+    }
+
+    pub(super) fn guest_log(&self, id: SubclusterId) -> Result<Arc<GuestLog>, KernelError> {
+        self.state()
+            .subclusters
+            .get(&id)
+            .map(|entry| entry.info.log.clone())
+            .ok_or(KernelError::UnknownSubcluster(id))
     }
 
     /// Asks a subcluster to stop; returns where its outcome will appear.
@@ -143,7 +185,7 @@ impl Registry {
         self.state()
             .subclusters
             .iter()
-            .filter(|(_, entry)| entry.outcome.borrow().is_none())
+            .filter(|(_, entry)| !entry.ended())
             .map(|(id, _)| *id)
             .collect()
     }

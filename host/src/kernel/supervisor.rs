@@ -10,8 +10,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::SubclusterId;
 use super::registry::Registry;
+use super::status::SubclusterInfo;
 use crate::config::{SubclusterSpec, VatSpec};
 use crate::io::SocketChannel;
 use crate::runtime::{VatFailure, VatInstance};
@@ -42,12 +42,12 @@ impl SubclusterOutcome {
 }
 
 pub(super) async fn supervise(
-    id: SubclusterId,
     spec: SubclusterSpec,
     vats: Vec<(VatSpec, VatInstance)>,
     channels: Vec<SocketChannel>,
     stop: CancellationToken,
     registry: Arc<Registry>,
+    info: Arc<SubclusterInfo>,
     outcome: watch::Sender<Option<SubclusterOutcome>>,
 ) {
     let mut running = JoinSet::new();
@@ -96,6 +96,7 @@ pub(super) async fn supervise(
             _ => tracing::info!(vat = %vat, "vat returned"),
         }
         let bootstrap_failed = vat == spec.bootstrap && matches!(end, VatEnd::Failed(_));
+        info.vat_ended(&vat, end.clone());
         ends.insert(vat, end);
         if bootstrap_failed {
             tracing::error!("bootstrap vat failed: terminating the subcluster");
@@ -109,13 +110,14 @@ pub(super) async fn supervise(
     for channel in channels {
         channel.close().await;
     }
-    registry.release_paths(id);
+    registry.release_paths(info.id);
 
     let vats = spec
         .vats
         .iter()
         .map(|vat| {
             let end = ends.remove(&vat.name).unwrap_or(VatEnd::Stopped);
+            info.vat_ended(&vat.name, end.clone());
             (vat.name.clone(), end)
         })
         .collect();

@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWrite;
+
+use super::GuestLog;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 /// A line longer than this is logged in pieces, so a vat cannot make the
@@ -26,6 +28,7 @@ pub(super) struct GuestOutput {
     vat: Arc<str>,
     stream: &'static str,
     budget: OutputBudget,
+    log: Arc<GuestLog>,
 }
 
 impl GuestOutput {
@@ -34,12 +37,14 @@ impl GuestOutput {
         vat: &str,
         stream: &'static str,
         budget: OutputBudget,
+        log: Arc<GuestLog>,
     ) -> Self {
         Self {
             subcluster: subcluster.into(),
             vat: vat.into(),
             stream,
             budget,
+            log,
         }
     }
 }
@@ -124,6 +129,7 @@ impl LineLogger {
         match target.budget.admit(line.len() + 1) {
             Admission::Log => {
                 let line = String::from_utf8_lossy(line);
+                target.log.push(&target.vat, target.stream, &line);
                 tracing::info!(
                     target: "vathost::guest",
                     subcluster = &*target.subcluster,

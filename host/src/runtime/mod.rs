@@ -2,6 +2,7 @@
 //! file, and one store per vat holding nothing but an empty WASI context and
 //! the channel handles the kernel grants.
 
+mod guest_log;
 mod guest_output;
 mod limits;
 mod state;
@@ -17,6 +18,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::bindings::VatPre;
+pub use guest_log::{GuestLine, GuestLog};
 pub use limits::CpuBudgetExceeded;
 pub use state::VatState;
 pub use vat::{VatFailure, VatInstance};
@@ -164,6 +166,7 @@ impl Runtime {
         component: &PreparedComponent,
         subcluster: &str,
         vat: &crate::config::VatSpec,
+        log: &Arc<GuestLog>,
     ) -> Result<VatInstance, RuntimeError> {
         VatInstance::new(
             &self.engine,
@@ -171,6 +174,7 @@ impl Runtime {
             subcluster,
             &vat.name,
             &vat.limits,
+            log,
         )
         .await
     }

@@ -17,11 +17,18 @@ impl VatState {
     /// A vat's WASI context grants no ambient authority: no preopened
     /// directories, no network, no environment, no arguments, empty stdin.
     /// Its stdout and stderr go to the host's log.
-    pub(super) fn new(subcluster: &str, vat: &str, limits: &VatLimits) -> Self {
+    pub(super) fn new(
+        subcluster: &str,
+        vat: &str,
+        limits: &VatLimits,
+        log: &std::sync::Arc<super::GuestLog>,
+    ) -> Self {
         let budget = OutputBudget::new();
+        let output =
+            |stream| GuestOutput::new(subcluster, vat, stream, budget.clone(), log.clone());
         let wasi = WasiCtx::builder()
-            .stdout(GuestOutput::new(subcluster, vat, "stdout", budget.clone()))
-            .stderr(GuestOutput::new(subcluster, vat, "stderr", budget))
+            .stdout(output("stdout"))
+            .stderr(output("stderr"))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

@@ -37,8 +37,9 @@ impl VatInstance {
         subcluster: &str,
         vat: &str,
         limits: &VatLimits,
+        log: &std::sync::Arc<super::GuestLog>,
     ) -> Result<Self, RuntimeError> {
-        let mut store = Store::new(engine, VatState::new(subcluster, vat, limits));
+        let mut store = Store::new(engine, VatState::new(subcluster, vat, limits, log));
         store.limiter(|state| &mut state.limits);
         super::limits::enforce_cpu(&mut store, limits.cpu);
         let bindings = pre

@@ -1,0 +1,44 @@
+//! `vathost daemon`: one long-running kernel, driven over a JSON-RPC 2.0
+//! control socket in the daemon's home directory (docs/control-protocol.md).
+
+mod client;
+mod protocol;
+mod server;
+
+use std::path::{Path, PathBuf};
+
+pub use client::{ControlClient, RemoteError};
+pub use protocol::{ErrorCode, MAX_REQUEST};
+pub use server::serve;
+
+/// The control socket's name inside the home directory.
+pub const CONTROL_SOCKET: &str = "control.sock";
+/// The daemon's log file inside the home directory.
+pub const LOG_FILE: &str = "daemon.log";
+
+/// The home directory when neither `--home` nor `$VATHOST_HOME` names one:
+/// `~/.vathost`.
+pub fn default_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(".vathost")
+}
+
+pub fn control_socket(home: &Path) -> PathBuf {
+    home.join(CONTROL_SOCKET)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot create the daemon home {}", path.display())]
+    Home {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a daemon is already running with home {}", home.display())]
+    AlreadyRunning { home: PathBuf },
+    #[error("cannot open the control socket")]
+    Control(#[source] crate::io::SocketError),
+}

@@ -1,0 +1,105 @@
+//! What the kernel can tell about a subcluster while it runs and after.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::Serialize;
+
+use super::{ChannelInfo, SubclusterId, VatEnd};
+use crate::io::{Channel, ChannelStats};
+use crate::runtime::GuestLog;
+
+/// Live facts about one subcluster, shared by its supervisor and the registry.
+pub(super) struct SubclusterInfo {
+    pub id: SubclusterId,
+    pub name: String,
+    pub channels: Vec<(ChannelInfo, Arc<Channel>)>,
+    /// Each vat with how it ended; `None` while it runs.
+    vats: Mutex<Vec<(String, Option<VatEnd>)>>,
+    pub log: Arc<GuestLog>,
+}
+
+impl SubclusterInfo {
+    pub fn new(
+        id: SubclusterId,
+        name: &str,
+        vats: impl IntoIterator<Item = String>,
+        channels: Vec<(ChannelInfo, Arc<Channel>)>,
+        log: Arc<GuestLog>,
+    ) -> Self {
+        Self {
+            id,
+            name: name.to_owned(),
+            channels,
+            vats: Mutex::new(vats.into_iter().map(|vat| (vat, None)).collect()),
+            log,
+        }
+    }
+
+    pub fn vat_ended(&self, vat: &str, end: VatEnd) {
+        let mut vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, slot)) = vats.iter_mut().find(|(name, _)| name == vat) {
+            slot.get_or_insert(end);
+        }
+    }
+
+    pub fn status(&self, ended: bool) -> SubclusterStatus {
+        let vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
+        SubclusterStatus {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            state: if ended { "ended" } else { "running" },
+            vats: vats
+                .iter()
+                .map(|(name, end)| VatStatus {
+                    name: name.clone(),
+                    state: match end {
+                        None => "running",
+                        Some(VatEnd::Returned) => "returned",
+                        Some(VatEnd::Failed(_)) => "failed",
+                        Some(VatEnd::Stopped) => "stopped",
+                    },
+                    error: match end {
+                        Some(VatEnd::Failed(failure)) => Some(failure.to_string()),
+                        _ => None,
+                    },
+                })
+                .collect(),
+            channels: self
+                .channels
+                .iter()
+                .map(|(info, channel)| ChannelStatus {
+                    info: info.clone(),
+                    stats: channel.stats(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A subcluster as `vathost status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubclusterStatus {
+    pub id: String,
+    pub name: String,
+    /// `running` or `ended`.
+    pub state: &'static str,
+    pub vats: Vec<VatStatus>,
+    pub channels: Vec<ChannelStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VatStatus {
+    pub name: String,
+    /// `running`, `returned`, `failed` or `stopped`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelStatus {
+    #[serde(flatten)]
+    pub info: ChannelInfo,
+    #[serde(flatten)]
+    pub stats: ChannelStats,
+}

@@ -1,0 +1,347 @@
+//! `vathost daemon` and the verbs that drive it, as real processes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Exited, Host, Scratch, single_vat_config, vat};
+
+struct Daemon {
+    host: Host,
+    home: PathBuf,
+    scratch: Scratch,
+}
+
+impl Daemon {
+    fn start() -> Self {
+        let scratch = Scratch::new();
+        let home = scratch.path("home");
+        let host = Host::start(
+            &["daemon", "--foreground", "--home", home.to_str().unwrap()],
+            &[],
+        );
+        let daemon = Self {
+            host,
+            home,
+            scratch,
+        };
+        daemon.host.wait_for_log("daemon ready");
+        daemon
+    }
+
+    fn control(&self) -> PathBuf {
+        self.home.join("control.sock")
+    }
+
+    /// Runs a CLI verb against this daemon: exit code and output.
+    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
+            .args(args)
+            .env("VATHOST_HOME", &self.home)
+            .output()
+            .expect("run vathost");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    }
+
+    fn echo_config(&self, name: &str) -> (PathBuf, PathBuf) {
+        let socket = self.scratch.path(&format!("{name}.sock"));
+        let config = self.scratch.config(
+            name,
+            single_vat_config(
+                &vat("echo"),
+                json!({ "repl": { "type": "socket", "path": socket } }),
+            ),
+        );
+        (config, socket)
+    }
+
+    /// Launches and returns the subcluster id from the first line of output.
+    fn launch(&self, config: &Path) -> String {
+        let (code, output) = self.cli(&["launch", config.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{output}");
+        output.lines().next().unwrap().to_owned()
+    }
+
+    fn list(&self) -> Value {
+        let (code, output) = self.cli(&["list", "--json"]);
+        assert_eq!(code, Some(0), "{output}");
+        serde_json::from_str(&output).unwrap()
+    }
+
+    fn stop(self) -> Exited {
+        self.stop_keeping_files().0
+    }
+
+    /// Stops the daemon but keeps its scratch directory (and so its home).
+    fn stop_keeping_files(self) -> (Exited, Scratch) {
+        let (code, output) = self.cli(&["stop"]);
+        assert_eq!(code, Some(0), "{output}");
+        let exited = self.host.wait();
+        assert!(!self.home.join("control.sock").exists());
+        (exited, self.scratch)
+    }
+}
+
+/// Sends raw bytes on the control socket and returns the response lines.
+fn raw_requests(control: &Path, bytes: &[u8], responses: usize) -> Vec<Value> {
+    let mut stream = UnixStream::connect(control).unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut reader = BufReader::new(stream);
+    (0..responses)
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            serde_json::from_str(&line).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn two_subclusters_serve_at_once_and_terminating_one_spares_the_other() {
+    let daemon = Daemon::start();
+    let (first_config, first_socket) = daemon.echo_config("first");
+    let (second_config, second_socket) = daemon.echo_config("second");
+    let first = daemon.launch(&first_config);
+    let second = daemon.launch(&second_config);
+    assert_ne!(first, second);
+    let mut a = Client::connect(&first_socket);
+    let mut b = Client::connect(&second_socket);
+    for index in 0..10 {
+        assert_eq!(a.exchange(&format!("a{index}")), format!("a{index}"));
+        assert_eq!(b.exchange(&format!("b{index}")), format!("b{index}"));
+    }
+
+    // Status shows the connected client and the traffic.
+    let (code, output) = daemon.cli(&["status", &first, "--json"]);
+    assert_eq!(code, Some(0), "{output}");
+    let status: Value = serde_json::from_str(&output).unwrap();
+    let channel = &status[0]["channels"][0];
+    assert_eq!(channel["client_connected"], json!(true));
+    assert_eq!(channel["lines_in"], json!(10));
+    assert_eq!(channel["lines_out"], json!(10));
+    assert_eq!(channel["bytes_out"], json!(30));
+    assert_eq!(status[0]["vats"][0]["state"], json!("running"));
+
+    let (code, output) = daemon.cli(&["terminate", &first]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("main: stopped"), "{output}");
+    assert_eq!(
+        a.recv(),
+        None,
+        "the terminated subcluster's client is closed"
+    );
+    assert!(!first_socket.exists());
+    for index in 0..10 {
+        assert_eq!(
+            b.exchange(&format!("still {index}")),
+            format!("still {index}")
+        );
+    }
+    let list = daemon.list();
+    let states: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![(first.as_str(), "ended"), (second.as_str(), "running")]
+    );
+
+    // The table form names both.
+    let (_, table) = daemon.cli(&["list"]);
+    assert!(table.contains(&first) && table.contains(&second), "{table}");
+
+    // Guest output is kept per subcluster.
+    let (code, logs) = daemon.cli(&["logs", &second]);
+    assert_eq!(code, Some(0), "{logs}");
+    assert!(logs.contains("[main stdout] echo serving `repl`"), "{logs}");
+
+    drop((a, b));
+    daemon.stop();
+    assert!(!second_socket.exists());
+}
+
+#[test]
+fn a_bad_config_returns_its_validation_error_and_changes_nothing() {
+    let daemon = Daemon::start();
+    let config = daemon.scratch.config(
+        "bad",
+        json!({ "bootstrap": "ghost", "vats": { "main": { "component": vat("echo") } } }),
+    );
+    let (code, output) = daemon.cli(&["launch", config.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("`bootstrap`: `ghost` is not a vat"),
+        "{output}"
+    );
+    assert_eq!(daemon.list(), json!([]));
+
+    // A launch that fails after creating a channel leaves nothing either.
+    let blocked = daemon.scratch.path("blocked.txt");
+    std::fs::write(&blocked, "not a socket").unwrap();
+    let own = daemon.scratch.path("own.sock");
+    let config = daemon.scratch.config(
+        "half",
+        single_vat_config(
+            &vat("echo"),
+            json!({ "a": { "type": "socket", "path": own }, "b": { "type": "socket", "path": blocked } }),
+        ),
+    );
+    let (code, output) = daemon.cli(&["launch", config.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("Caused by: ") && output.contains("exists and is not a socket"),
+        "{output}"
+    );
+    assert!(!own.exists());
+    assert_eq!(daemon.list(), json!([]));
+    daemon.stop();
+}
+
+#[test]
+fn garbage_on_the_control_socket_gets_errors_and_the_daemon_keeps_serving() {
+    let daemon = Daemon::start();
+    let responses = raw_requests(
+        &daemon.control(),
+        b"this is not json\n{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"fly\"}\n{\"id\":8}\n\xff\xfe\n",
+        4,
+    );
+    assert_eq!(responses[0]["error"]["code"], json!(-32700));
+    assert_eq!(responses[1]["error"]["code"], json!(-32601));
+    assert_eq!(responses[1]["id"], json!(7));
+    assert_eq!(responses[2]["error"]["code"], json!(-32600));
+    assert_eq!(responses[3]["error"]["code"], json!(-32700));
+
+    let mut oversized = vec![b'x'; 2 * 1024 * 1024];
+    oversized.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"list\"}\n");
+    let responses = raw_requests(&daemon.control(), &oversized, 2);
+    assert_eq!(responses[0]["error"]["code"], json!(-32600));
+    assert!(
+        responses[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than")
+    );
+    assert_eq!(
+        responses[1]["result"],
+        json!([]),
+        "the same connection still works"
+    );
+
+    let (code, output) = daemon.cli(&["terminate", "s42"]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("no subcluster s42"), "{output}");
+
+    assert_eq!(daemon.list(), json!([]));
+    daemon.stop();
+}
+
+#[test]
+fn stop_terminates_everything_and_leaves_no_socket_files() {
+    let daemon = Daemon::start();
+    let (config, socket) = daemon.echo_config("one");
+    daemon.launch(&config);
+    let (config2, socket2) = daemon.echo_config("two");
+    daemon.launch(&config2);
+    let mut client = Client::connect(&socket);
+    assert_eq!(client.exchange("x"), "x");
+    let exited = daemon.stop();
+    assert!(exited.status.success(), "{}", exited.log);
+    assert!(!socket.exists() && !socket2.exists());
+    assert_eq!(client.recv(), None);
+}
+
+#[test]
+fn a_second_daemon_on_the_same_home_is_refused_and_a_stale_socket_replaced() {
+    let daemon = Daemon::start();
+    let second = Host::start(
+        &[
+            "daemon",
+            "--foreground",
+            "--home",
+            daemon.home.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .wait();
+    assert_eq!(second.status.code(), Some(1), "{}", second.log);
+    assert!(
+        second.log.contains("a daemon is already running"),
+        "{}",
+        second.log
+    );
+    // The first is unharmed.
+    assert_eq!(daemon.list(), json!([]));
+    let home = daemon.home.clone();
+    let (_, _scratch) = daemon.stop_keeping_files();
+
+    drop(UnixListener::bind(home.join("control.sock")).unwrap());
+    assert!(home.join("control.sock").exists(), "a stale control socket");
+    let host = Host::start(
+        &["daemon", "--foreground", "--home", home.to_str().unwrap()],
+        &[],
+    );
+    host.wait_for_log("daemon ready");
+    let exited = host.stop("TERM");
+    assert!(exited.status.success(), "{}", exited.log);
+    assert!(!home.join("control.sock").exists());
+    let log = std::fs::read_to_string(home.join("daemon.log")).unwrap();
+    assert!(
+        log.contains("daemon ready"),
+        "the daemon logs to its home: {log}"
+    );
+}
+
+#[test]
+fn the_control_socket_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let daemon = Daemon::start();
+    let mode = std::fs::metadata(daemon.control())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    daemon.stop();
+}
+
+#[test]
+fn logs_follow_streams_until_the_subcluster_ends() {
+    let daemon = Daemon::start();
+    let socket = daemon.scratch.path("flood.sock");
+    let mut config = single_vat_config(
+        &vat("hostile"),
+        json!({ "own": { "type": "socket", "path": socket } }),
+    );
+    // Prints only once told to: every line the follower shows arrived after it started.
+    config["vats"]["main"]["parameters"] = json!({ "mode": "flood" });
+    let id = daemon.launch(&daemon.scratch.config("flood", config));
+    let follower = Host::start(
+        &[
+            "logs",
+            &id,
+            "--follow",
+            "--home",
+            daemon.home.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let mut client = Client::connect(&socket);
+    client.send("go");
+    follower.wait_for_log("[main stdout] xxxxxxxx");
+    let (code, output) = daemon.cli(&["terminate", &id]);
+    assert_eq!(code, Some(0), "{output}");
+    let exited = follower.wait();
+    assert!(exited.status.success(), "{}", exited.log);
+    daemon.stop();
+}
