@@ -10,12 +10,27 @@ pub enum Direction {
     InOut,
 }
 
+/// What a channel carries: lines (`read_line`, `write_line`) or bytes
+/// (`read_bytes`, `write_bytes`, and `std::io::Read`/`Write` on `&Channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Line,
+    Bytes,
+}
+
+/// Something a vat can wait on with [`wait_any`].
+pub trait Ready {
+    #[doc(hidden)]
+    fn subscribe(&self) -> poll::Pollable;
+}
+
 /// A channel granted to this vat. Reads and writes whole lines.
 #[derive(Debug)]
 pub struct Channel {
     inner: wit::Channel,
     name: String,
     direction: Direction,
+    unit: Unit,
 }
 
 impl Channel {
@@ -26,11 +41,32 @@ impl Channel {
             wit::Direction::Out => Direction::Out,
             wit::Direction::Inout => Direction::InOut,
         };
+        let unit = match inner.unit() {
+            wit::Unit::Line => Unit::Line,
+            wit::Unit::Bytes => Unit::Bytes,
+        };
         Self {
             inner,
             name,
             direction,
+            unit,
         }
+    }
+
+    pub fn unit(&self) -> Unit {
+        self.unit
+    }
+
+    /// Waits for up to `max` bytes. `Ok(None)` marks the end of one
+    /// client's stream.
+    pub fn read_bytes(&self, max: usize) -> Result<Option<Vec<u8>>, IoError> {
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        self.inner.read_bytes(max).map_err(IoError::from)
+    }
+
+    /// Writes all of `data`.
+    pub fn write_bytes(&self, data: &[u8]) -> Result<(), IoError> {
+        self.inner.write_bytes(data).map_err(IoError::from)
     }
 
     /// The name the config gave this channel.
@@ -110,10 +146,17 @@ impl Iterator for Lines<'_> {
 /// Blocks until at least one of `channels` is readable and returns the
 /// indices of those that are: a read on them returns without waiting.
 pub fn wait_readable(channels: &[&Channel]) -> Vec<usize> {
-    let pollables: Vec<poll::Pollable> = channels
+    let ready: Vec<&dyn Ready> = channels
         .iter()
-        .map(|channel| channel.inner.subscribe())
+        .map(|channel| *channel as &dyn Ready)
         .collect();
+    wait_any(&ready)
+}
+
+/// Blocks until at least one of `items` (channels, listeners) is ready and
+/// returns the indices of those that are.
+pub fn wait_any(items: &[&dyn Ready]) -> Vec<usize> {
+    let pollables: Vec<poll::Pollable> = items.iter().map(|item| item.subscribe()).collect();
     let waiting: Vec<&poll::Pollable> = pollables.iter().collect();
     poll::poll(&waiting)
         .into_iter()
@@ -121,17 +164,90 @@ pub fn wait_readable(channels: &[&Channel]) -> Vec<usize> {
         .collect()
 }
 
-/// The channels granted to this vat at launch, in the host's order.
+impl Ready for Channel {
+    fn subscribe(&self) -> poll::Pollable {
+        self.inner.subscribe()
+    }
+}
+
+/// A listener granted to this vat: every client is a new [`Channel`].
+#[derive(Debug)]
+pub struct Listener {
+    inner: wit::Listener,
+    name: String,
+}
+
+impl Listener {
+    fn new(inner: wit::Listener) -> Self {
+        let name = inner.name();
+        Self { inner, name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Waits for the next client; `None` once the listener is closed.
+    pub fn accept(&self) -> Option<Channel> {
+        self.inner.accept().map(Channel::new)
+    }
+}
+
+impl Ready for Listener {
+    fn subscribe(&self) -> poll::Pollable {
+        self.inner.subscribe()
+    }
+}
+
+/// `read` waits for the next chunk; 0 at the end of a client's stream or
+/// once the channel is closed.
+impl std::io::Read for &Channel {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self.read_bytes(buffer.len()) {
+            Ok(Some(chunk)) => {
+                buffer[..chunk.len()].copy_from_slice(&chunk);
+                Ok(chunk.len())
+            }
+            Ok(None) | Err(IoError::Closed) => Ok(0),
+            Err(error) => Err(std::io::Error::other(error)),
+        }
+    }
+}
+
+impl std::io::Write for &Channel {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.write_bytes(data).map_err(std::io::Error::other)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The channels and listeners granted to this vat at launch, in the host's order.
 #[derive(Debug)]
 pub struct Channels {
     channels: Vec<Channel>,
+    listeners: Vec<Listener>,
 }
 
 impl Channels {
-    pub(crate) fn new(handles: Vec<wit::Channel>) -> Self {
+    pub(crate) fn new(handles: Vec<wit::Channel>, listeners: Vec<wit::Listener>) -> Self {
         Self {
             channels: handles.into_iter().map(Channel::new).collect(),
+            listeners: listeners.into_iter().map(Listener::new).collect(),
         }
+    }
+
+    /// Takes the listener named `name` out of the set.
+    pub fn take_listener(&mut self, name: &str) -> Result<Listener, Error> {
+        let index = self
+            .listeners
+            .iter()
+            .position(|listener| listener.name() == name)
+            .ok_or_else(|| Error::from(format!("no listener `{name}` was granted to this vat")))?;
+        Ok(self.listeners.remove(index))
     }
 
     /// Takes the channel named `name` out of the set.

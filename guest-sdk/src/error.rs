@@ -17,6 +17,8 @@ pub enum IoError {
     InvalidData(String),
     /// A received line longer than this many bytes was skipped.
     TooLong(u32),
+    /// A line call on a bytes channel, or a bytes call on a line channel.
+    WrongUnit,
 }
 
 impl IoError {
@@ -35,6 +37,7 @@ impl From<wit::IoError> for IoError {
             wit::IoError::NoClient => Self::NoClient,
             wit::IoError::InvalidData(why) => Self::InvalidData(why),
             wit::IoError::TooLong(limit) => Self::TooLong(limit),
+            wit::IoError::WrongUnit => Self::WrongUnit,
         }
     }
 }
@@ -48,6 +51,7 @@ impl fmt::Display for IoError {
             Self::NoClient => f.write_str("no client is connected"),
             Self::InvalidData(why) => write!(f, "invalid data: {why}"),
             Self::TooLong(limit) => write!(f, "line longer than {limit} bytes"),
+            Self::WrongUnit => f.write_str("wrong unit for this channel (line or bytes)"),
         }
     }
 }

@@ -26,7 +26,9 @@ mod channel;
 mod error;
 mod parameters;
 
-pub use channel::{Channel, Channels, Direction, Lines, wait_readable};
+pub use channel::{
+    Channel, Channels, Direction, Lines, Listener, Ready, Unit, wait_any, wait_readable,
+};
 pub use error::{Error, IoError};
 pub use parameters::Parameters;
 
@@ -60,8 +62,9 @@ macro_rules! entry {
             fn run(
                 parameters: ::std::string::String,
                 channels: ::std::vec::Vec<$crate::bindings::vathost::vat::io_channel::Channel>,
+                listeners: ::std::vec::Vec<$crate::bindings::vathost::vat::io_channel::Listener>,
             ) -> ::core::result::Result<(), ::std::string::String> {
-                $crate::__call_entry(parameters, channels, $run)
+                $crate::__call_entry(parameters, channels, listeners, $run)
             }
         }
 
@@ -73,7 +76,12 @@ macro_rules! entry {
 pub fn __call_entry(
     parameters: String,
     channels: Vec<bindings::vathost::vat::io_channel::Channel>,
+    listeners: Vec<bindings::vathost::vat::io_channel::Listener>,
     run: fn(Parameters, Channels) -> Result,
 ) -> core::result::Result<(), String> {
-    run(Parameters::new(parameters), Channels::new(channels)).map_err(|error| error.to_string())
+    run(
+        Parameters::new(parameters),
+        Channels::new(channels, listeners),
+    )
+    .map_err(|error| error.to_string())
 }

@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     with: {
         "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
         "vathost:vat/io-channel.channel": crate::io::ChannelHandle,
+        "vathost:vat/io-channel.listener": crate::io::ListenerHandle,
     },
     require_store_data_send: true,
 });

@@ -345,3 +345,20 @@ fn logs_follow_streams_until_the_subcluster_ends() {
     assert!(exited.status.success(), "{}", exited.log);
     daemon.stop();
 }
+
+#[test]
+fn a_daemon_refuses_a_console_channel() {
+    let daemon = Daemon::start();
+    let config = daemon.scratch.config(
+        "console",
+        single_vat_config(&vat("echo"), json!({ "tty": { "type": "console" } })),
+    );
+    let (code, output) = daemon.cli(&["launch", config.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("`io.tty.type`: the console is for `vathost run` only"),
+        "{output}"
+    );
+    assert_eq!(daemon.list(), json!([]));
+    daemon.stop();
+}

@@ -97,7 +97,7 @@ fn a_failed_launch_closes_the_channels_it_had_created() {
         exited.log
     );
     assert!(
-        exited.log.contains("channel listening channel=a"),
+        exited.log.contains("channel open channel=a"),
         "a was created first: {}",
         exited.log
     );
@@ -120,7 +120,7 @@ fn a_component_that_fails_to_link_creates_nothing() {
     );
     let exited = Host::run(&[&config]).wait();
     assert_eq!(exited.status.code(), Some(2), "{}", exited.log);
-    assert!(!exited.log.contains("channel listening"), "{}", exited.log);
+    assert!(!exited.log.contains("channel open"), "{}", exited.log);
     assert!(!socket.exists());
 }
 
@@ -174,8 +174,8 @@ async fn terminate_during_a_blocked_read_is_prompt_idempotent_and_spares_other_s
         .launch(spec(&scratch, "neighbour"))
         .await
         .expect("launch");
-    let doomed_socket = doomed.channels[0].path.clone();
-    let neighbour_socket = neighbour.channels[0].path.clone();
+    let doomed_socket = doomed.channels[0].path.clone().unwrap();
+    let neighbour_socket = neighbour.channels[0].path.clone().unwrap();
 
     // A connected client that says nothing: the echo vat is blocked in `read`.
     let (idle, mut talker) = blocking({
@@ -221,7 +221,7 @@ async fn a_socket_file_replaced_while_running_is_not_removed_on_terminate() {
         .launch(spec(&scratch, "moved"))
         .await
         .expect("launch");
-    let socket = launched.channels[0].path.clone();
+    let socket = launched.channels[0].path.clone().unwrap();
     std::fs::remove_file(&socket).expect("remove");
     std::fs::write(&socket, "someone else's file").expect("write");
     kernel.terminate(launched.id).await.expect("terminate");
@@ -253,7 +253,7 @@ fn a_vat_that_fails_to_start_rolls_back_the_whole_launch() {
     );
     assert!(exited.log.contains("cannot instantiate"), "{}", exited.log);
     assert!(
-        exited.log.contains("channel listening channel=repl"),
+        exited.log.contains("channel open channel=repl"),
         "{}",
         exited.log
     );

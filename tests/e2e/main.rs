@@ -12,6 +12,7 @@ mod channels;
 mod cli;
 mod daemon;
 mod isolation;
+mod kinds;
 mod lifecycle;
 mod run;
 mod security;

@@ -31,10 +31,11 @@ pub fn launch(args: LaunchArgs) -> anyhow::Result<ExitCode> {
     println!("{}", launched["id"].as_str().unwrap_or("?"));
     for channel in launched["channels"].as_array().into_iter().flatten() {
         println!(
-            "  {} ({}): {}",
+            "  {} ({} {}): {}",
             channel["name"].as_str().unwrap_or("?"),
+            channel["type"].as_str().unwrap_or("?"),
             channel["direction"].as_str().unwrap_or("?"),
-            channel["path"].as_str().unwrap_or("?"),
+            channel["path"].as_str().unwrap_or("-"),
         );
     }
     Ok(ExitCode::SUCCESS)

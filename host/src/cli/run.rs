@@ -39,12 +39,15 @@ pub async fn run(args: RunArgs, options: &RuntimeOptions) -> anyhow::Result<Exit
         match kernel.launch(spec).await {
             Ok(subcluster) => {
                 for channel in &subcluster.channels {
-                    tracing::info!(
-                        subcluster = %subcluster.id,
-                        channel = %channel.name,
-                        "listening on {}",
-                        channel.path.display()
-                    );
+                    let place = match (&channel.path, channel.kind) {
+                        (Some(path), "socket" | "listen") => {
+                            format!("listening on {}", path.display())
+                        }
+                        (Some(path), "connect") => format!("connected to {}", path.display()),
+                        (Some(path), _) => format!("file {}", path.display()),
+                        (None, _) => "the console (stdin and stdout)".to_owned(),
+                    };
+                    tracing::info!(subcluster = %subcluster.id, channel = %channel.name, "{place}");
                 }
                 launched.push(subcluster.id);
             }

@@ -16,8 +16,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, Problem};
 pub use spec::{
-    ChannelKind, ChannelSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES, DEFAULT_VAT_MEMORY,
-    DEFAULT_VAT_TABLE_ELEMENTS, Direction, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
+    ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES,
+    DEFAULT_VAT_MEMORY, DEFAULT_VAT_TABLE_ELEMENTS, Direction, FileSpec, ListenSpec, SocketSpec,
+    SubclusterSpec, Unit, VatLimits, VatSpec,
 };
 pub use validate::MAX_SOCKET_PATH;
 

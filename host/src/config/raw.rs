@@ -70,6 +70,15 @@ pub(super) struct RawChannel {
     /// reading the socket.
     #[serde(default)]
     pub queue: Option<u32>,
+    /// `listen`: most clients connected at once.
+    #[serde(default)]
+    pub max_clients: Option<u32>,
+    /// `connect`: how many times to try connecting at launch.
+    #[serde(default)]
+    pub retry_attempts: Option<u32>,
+    /// `connect`: pause between attempts, in milliseconds.
+    #[serde(default)]
+    pub retry_delay_ms: Option<u64>,
 }
 
 /// A byte count written as a number or as a string with a unit (`"64KiB"`).

@@ -24,10 +24,11 @@ pub struct SubclusterSpec {
 }
 
 impl SubclusterSpec {
-    pub fn socket_paths(&self) -> impl Iterator<Item = &std::path::Path> {
-        self.channels.iter().map(|channel| match &channel.kind {
-            ChannelKind::Socket(socket) => socket.path.as_path(),
-        })
+    /// Whether any channel is the host's console, which only `vathost run` has.
+    pub fn uses_console(&self) -> Option<&ChannelSpec> {
+        self.channels
+            .iter()
+            .find(|channel| matches!(channel.kind, ChannelKind::Console))
     }
 }
 
@@ -94,11 +95,71 @@ impl Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     Line,
+    Bytes,
 }
 
 #[derive(Debug, Clone)]
 pub enum ChannelKind {
+    /// The host listens; one client at a time.
     Socket(SocketSpec),
+    /// The host listens; each client is a channel of its own.
+    Listen(ListenSpec),
+    /// The host connects to a socket at launch.
+    Connect(ConnectSpec),
+    /// The host's stdin and stdout (`vathost run` only).
+    Console,
+    /// `in`: a file's contents; `out`: lines appended to a file.
+    File(FileSpec),
+}
+
+impl ChannelKind {
+    /// The socket path this channel binds, which no other channel may bind.
+    pub fn bound_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Socket(socket) => Some(&socket.path),
+            Self::Listen(listen) => Some(&listen.socket.path),
+            Self::Connect(_) | Self::Console | Self::File(_) => None,
+        }
+    }
+
+    /// The path this channel reaches, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Socket(socket) => Some(&socket.path),
+            Self::Listen(listen) => Some(&listen.socket.path),
+            Self::Connect(connect) => Some(&connect.path),
+            Self::File(file) => Some(&file.path),
+            Self::Console => None,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Socket(_) => "socket",
+            Self::Listen(_) => "listen",
+            Self::Connect(_) => "connect",
+            Self::Console => "console",
+            Self::File(_) => "file",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenSpec {
+    pub socket: SocketSpec,
+    pub max_clients: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectSpec {
+    pub path: PathBuf,
+    pub attempts: u32,
+    pub delay: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    pub path: PathBuf,
 }
 
 /// A Unix socket the host listens on, serving one client at a time.

@@ -49,7 +49,9 @@ fn applies_defaults_and_resolves_paths_against_the_config_directory() {
     assert_eq!(channel.unit, Unit::Line);
     assert_eq!(channel.max_line, DEFAULT_MAX_LINE);
     assert_eq!(channel.queue, DEFAULT_QUEUE_LINES);
-    let ChannelKind::Socket(socket) = &channel.kind;
+    let ChannelKind::Socket(socket) = &channel.kind else {
+        panic!("a socket channel: {:?}", channel.kind)
+    };
     assert_eq!(socket.path, Path::new("/base/run/r.sock"));
     assert_eq!(socket.mode, 0o600);
 }
@@ -99,7 +101,9 @@ fn accepts_explicit_mode_max_line_and_queue() {
     }))
     .expect("valid");
     let channel = &spec.channels[0];
-    let ChannelKind::Socket(socket) = &channel.kind;
+    let ChannelKind::Socket(socket) = &channel.kind else {
+        panic!("a socket channel: {:?}", channel.kind)
+    };
     assert_eq!(socket.mode, 0o660);
     assert_eq!(channel.max_line, 1024);
     assert_eq!(channel.queue, 8);
@@ -163,8 +167,8 @@ fn rejects_unsupported_type_unit_and_direction() {
         "unsupported channel type `carrier-pigeon`",
     );
     let mut config = minimal();
-    config["io"]["repl"]["unit"] = json!("bytes");
-    assert_rejects(config, "io.repl.unit", "unsupported unit `bytes`");
+    config["io"]["repl"]["unit"] = json!("words");
+    assert_rejects(config, "io.repl.unit", "unsupported unit `words`");
     let mut config = minimal();
     config["io"]["repl"]["direction"] = json!("up");
     assert_rejects(config, "io.repl.direction", "unknown direction `up`");
@@ -239,7 +243,7 @@ fn reports_every_problem_at_once() {
     let config = json!({
         "bootstrap": "ghost",
         "vats": { "main": { "component": "m.wasm", "io": ["nope"] } },
-        "io": { "repl": { "type": "socket", "path": "/tmp/r.sock", "unit": "bytes" } },
+        "io": { "repl": { "type": "socket", "path": "/tmp/r.sock", "unit": "words" } },
     });
     let fields: Vec<String> = problems(config).into_iter().map(|p| p.field).collect();
     assert_eq!(fields, vec!["bootstrap", "io.repl.unit", "vats.main.io[0]"]);
@@ -280,4 +284,89 @@ fn rejects_bad_vat_limits() {
     let mut config = minimal();
     config["vats"]["main"]["limits"] = json!({ "fuel": 10 });
     assert_rejects(config, "vats.main.limits.fuel", "unknown field `fuel`");
+}
+
+#[test]
+fn accepts_every_channel_kind_with_its_own_fields() {
+    let spec = parse(json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": "m.wasm" } },
+        "io": {
+            "many": { "type": "listen", "path": "l.sock", "max-clients": 50, "unit": "bytes" },
+            "peer": { "type": "connect", "path": "/tmp/peer.sock", "retry-attempts": 3, "retry-delay-ms": 10 },
+            "term": { "type": "console" },
+            "input": { "type": "file", "path": "in.txt", "direction": "in" },
+            "output": { "type": "file", "path": "out.txt", "direction": "out", "unit": "bytes" },
+        },
+    }))
+    .expect("valid");
+    let kind = |name: &str| {
+        spec.channels
+            .iter()
+            .find(|channel| channel.name == name)
+            .map(|channel| channel.kind.clone())
+            .expect("channel")
+    };
+    assert!(
+        matches!(kind("many"), ChannelKind::Listen(listen) if listen.max_clients == 50
+        && listen.socket.path == Path::new("/base/l.sock"))
+    );
+    assert!(
+        matches!(kind("peer"), ChannelKind::Connect(connect) if connect.attempts == 3
+        && connect.delay == std::time::Duration::from_millis(10))
+    );
+    assert!(matches!(kind("term"), ChannelKind::Console));
+    assert!(
+        matches!(kind("input"), ChannelKind::File(file) if file.path == Path::new("/base/in.txt"))
+    );
+    assert!(spec.uses_console().is_some());
+}
+
+#[test]
+fn rejects_fields_that_do_not_belong_to_a_kind() {
+    let mut config = minimal();
+    config["io"]["repl"]["max-clients"] = json!(3);
+    assert_rejects(
+        config,
+        "io.repl.max-clients",
+        "applies to `listen` channels only",
+    );
+    let mut config = minimal();
+    config["io"]["repl"]["retry-attempts"] = json!(3);
+    assert_rejects(
+        config,
+        "io.repl.retry-attempts",
+        "applies to `connect` channels only",
+    );
+    let mut config = minimal();
+    config["io"]["repl"] =
+        json!({ "type": "file", "path": "/tmp/f", "direction": "out", "mode": "0644" });
+    assert_rejects(
+        config,
+        "io.repl.mode",
+        "applies to the sockets the host creates",
+    );
+}
+
+#[test]
+fn rejects_bad_file_console_and_listen_channels() {
+    let mut config = minimal();
+    config["io"]["repl"] = json!({ "type": "file", "path": "/tmp/f" });
+    assert_rejects(config, "io.repl.direction", "a file channel is `in`");
+    let mut config = minimal();
+    config["io"]["repl"] = json!({ "type": "console", "path": "/dev/tty" });
+    assert_rejects(config, "io.repl.path", "it has no path");
+    let mut config = minimal();
+    config["io"]["repl"] = json!({ "type": "console", "unit": "bytes" });
+    assert_rejects(config, "io.repl.unit", "the console carries lines only");
+    let mut config = minimal();
+    config["io"]["other"] = json!({ "type": "console" });
+    config["io"]["repl"] = json!({ "type": "console" });
+    assert_rejects(config, "io.repl.type", "there is one console");
+    let mut config = minimal();
+    config["io"]["repl"] = json!({ "type": "listen", "path": "/tmp/l.sock", "max-clients": 0 });
+    assert_rejects(config, "io.repl.max-clients", "outside 1 to 10000");
+    let mut config = minimal();
+    config["io"]["repl"] = json!({ "type": "connect" });
+    assert_rejects(config, "io.repl.path", "a connect channel needs a `path`");
 }

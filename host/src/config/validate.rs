@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{RawChannel, RawCluster, RawLimits};
 use super::spec::{
-    ChannelKind, ChannelSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES, Direction, SocketSpec,
-    SubclusterSpec, Unit, VatLimits, VatSpec,
+    ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES, Direction,
+    FileSpec, ListenSpec, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
 };
 use super::{ConfigError, Problem};
 
@@ -17,6 +17,12 @@ const DEFAULT_SOCKET_MODE: u32 = 0o600;
 /// queued line.
 const MAX_MAX_LINE: u64 = 16 * 1024 * 1024;
 const MAX_QUEUE_LINES: u32 = 65_536;
+const DEFAULT_MAX_CLIENTS: u32 = 16;
+const MAX_MAX_CLIENTS: u32 = 10_000;
+const DEFAULT_RETRY_ATTEMPTS: u32 = 10;
+const DEFAULT_RETRY_DELAY_MS: u64 = 100;
+const MAX_RETRY_ATTEMPTS: u32 = 1_000;
+const MAX_RETRY_DELAY_MS: u64 = 60_000;
 /// The most a wasm32 linear memory can address.
 const MAX_VAT_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
 /// Smallest memory limit: one wasm page.
@@ -50,21 +56,38 @@ pub(super) fn validate(
     }
 
     let mut channels = Vec::new();
-    let mut socket_paths: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut used_paths: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut console: Option<&str> = None;
     for (channel_name, channel) in &raw.io {
         let field = format!("io.{channel_name}");
         if let Some(spec) = channel_spec(channel_name, channel, &field, base, &mut problems) {
-            let ChannelKind::Socket(socket) = &spec.kind;
-            if let Some(first) = socket_paths.get(&socket.path) {
-                problems.push(Problem::new(
-                    format!("{field}.path"),
-                    format!(
-                        "{} is already the path of channel `{first}`",
-                        socket.path.display()
-                    ),
-                ));
-            } else {
-                socket_paths.insert(socket.path.clone(), channel_name.clone());
+            // Two channels on one path would fight over it: two listeners,
+            // or a writer appending to a file another channel reads.
+            if let Some(path) = spec
+                .kind
+                .path()
+                .filter(|_| !matches!(spec.kind, ChannelKind::Connect(_)))
+            {
+                if let Some(first) = used_paths.get(path) {
+                    problems.push(Problem::new(
+                        format!("{field}.path"),
+                        format!(
+                            "{} is already the path of channel `{first}`",
+                            path.display()
+                        ),
+                    ));
+                } else {
+                    used_paths.insert(path.to_path_buf(), channel_name.clone());
+                }
+            }
+            if matches!(spec.kind, ChannelKind::Console) {
+                if let Some(first) = console {
+                    problems.push(Problem::new(
+                        format!("{field}.type"),
+                        format!("the console is already channel `{first}`; there is one console"),
+                    ));
+                }
+                console = Some(channel_name);
             }
             channels.push(spec);
         }
@@ -195,14 +218,49 @@ fn channel_spec(
     };
     let unit = match raw.unit.as_deref() {
         None | Some("line") => Unit::Line,
+        Some("bytes") if raw.kind == "console" => {
+            problems.push(Problem::new(
+                format!("{field}.unit"),
+                "the console carries lines only",
+            ));
+            Unit::Line
+        }
+        Some("bytes") => Unit::Bytes,
         Some(other) => {
             problems.push(Problem::new(
                 format!("{field}.unit"),
-                format!("unsupported unit `{other}`; supported: `line`"),
+                format!("unsupported unit `{other}`; supported: `line`, `bytes`"),
             ));
             Unit::Line
         }
     };
+    let only_for = |key: &str, present: bool, kind: &str, problems: &mut Vec<Problem>| {
+        if present && raw.kind != kind {
+            problems.push(Problem::new(
+                format!("{field}.{key}"),
+                format!("`{key}` applies to `{kind}` channels only"),
+            ));
+        }
+    };
+    only_for("max-clients", raw.max_clients.is_some(), "listen", problems);
+    only_for(
+        "retry-attempts",
+        raw.retry_attempts.is_some(),
+        "connect",
+        problems,
+    );
+    only_for(
+        "retry-delay-ms",
+        raw.retry_delay_ms.is_some(),
+        "connect",
+        problems,
+    );
+    if raw.mode.is_some() && !matches!(raw.kind.as_str(), "socket" | "listen") {
+        problems.push(Problem::new(
+            format!("{field}.mode"),
+            "`mode` applies to the sockets the host creates (`socket`, `listen`)",
+        ));
+    }
     let max_line = match raw.max_line {
         None => DEFAULT_MAX_LINE,
         Some(bytes) if (1..=MAX_MAX_LINE).contains(&bytes.0) => {
@@ -229,10 +287,24 @@ fn channel_spec(
     };
     let kind = match raw.kind.as_str() {
         "socket" => socket_spec(raw, field, base, problems).map(ChannelKind::Socket),
+        "listen" => listen_spec(raw, field, base, problems).map(ChannelKind::Listen),
+        "connect" => connect_spec(raw, field, base, problems).map(ChannelKind::Connect),
+        "file" => file_spec(raw, direction, field, base, problems).map(ChannelKind::File),
+        "console" => {
+            if raw.path.is_some() {
+                problems.push(Problem::new(
+                    format!("{field}.path"),
+                    "the console is the host's stdin and stdout; it has no path",
+                ));
+            }
+            Some(ChannelKind::Console)
+        }
         other => {
             problems.push(Problem::new(
                 format!("{field}.type"),
-                format!("unsupported channel type `{other}`; supported: `socket`"),
+                format!(
+                    "unsupported channel type `{other}`; supported: `socket`, `listen`, `connect`, `console`, `file`"
+                ),
             ));
             None
         }
@@ -248,16 +320,127 @@ fn channel_spec(
     })
 }
 
+fn listen_spec(
+    raw: &RawChannel,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<ListenSpec> {
+    let max_clients = match raw.max_clients {
+        None => DEFAULT_MAX_CLIENTS,
+        Some(clients) if (1..=MAX_MAX_CLIENTS).contains(&clients) => clients,
+        Some(clients) => {
+            problems.push(Problem::new(
+                format!("{field}.max-clients"),
+                format!("{clients} is outside 1 to {MAX_MAX_CLIENTS}"),
+            ));
+            return None;
+        }
+    };
+    let socket = socket_spec(raw, field, base, problems)?;
+    Some(ListenSpec {
+        socket,
+        max_clients,
+    })
+}
+
+fn connect_spec(
+    raw: &RawChannel,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<ConnectSpec> {
+    let path = socket_path(raw, field, base, problems)?;
+    let attempts = raw.retry_attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS);
+    let delay = raw.retry_delay_ms.unwrap_or(DEFAULT_RETRY_DELAY_MS);
+    if !(1..=MAX_RETRY_ATTEMPTS).contains(&attempts) {
+        problems.push(Problem::new(
+            format!("{field}.retry-attempts"),
+            format!("{attempts} is outside 1 to {MAX_RETRY_ATTEMPTS}"),
+        ));
+        return None;
+    }
+    if delay > MAX_RETRY_DELAY_MS {
+        problems.push(Problem::new(
+            format!("{field}.retry-delay-ms"),
+            format!("{delay} ms is more than {MAX_RETRY_DELAY_MS}"),
+        ));
+        return None;
+    }
+    Some(ConnectSpec {
+        path,
+        attempts,
+        delay: std::time::Duration::from_millis(delay),
+    })
+}
+
+fn file_spec(
+    raw: &RawChannel,
+    direction: Direction,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<FileSpec> {
+    if direction == Direction::InOut {
+        problems.push(Problem::new(
+            format!("{field}.direction"),
+            "a file channel is `in` (read the file) or `out` (append to it); set one",
+        ));
+        return None;
+    }
+    let Some(path) = raw.path.as_deref().filter(|path| !path.is_empty()) else {
+        problems.push(Problem::new(
+            format!("{field}.path"),
+            "a file channel needs a `path`",
+        ));
+        return None;
+    };
+    let path = normalize(&base.join(path));
+    if path.file_name().is_none() {
+        problems.push(Problem::new(
+            format!("{field}.path"),
+            format!("{} does not name a file", path.display()),
+        ));
+        return None;
+    }
+    Some(FileSpec { path })
+}
+
 fn socket_spec(
     raw: &RawChannel,
     field: &str,
     base: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<SocketSpec> {
+    let path = socket_path(raw, field, base, problems)?;
+    let mode = match raw.mode.as_deref() {
+        None => DEFAULT_SOCKET_MODE,
+        Some(text) => match u32::from_str_radix(text.trim_start_matches("0o"), 8) {
+            Ok(mode) if mode <= 0o777 => mode,
+            _ => {
+                problems.push(Problem::new(
+                    format!("{field}.mode"),
+                    format!("`{text}` is not an octal file mode such as \"0600\""),
+                ));
+                return None;
+            }
+        },
+    };
+    Some(SocketSpec { path, mode })
+}
+
+/// A socket path, resolved against the config's directory and within the
+/// OS limit.
+fn socket_path(
+    raw: &RawChannel,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<PathBuf> {
     let Some(path) = raw.path.as_deref().filter(|path| !path.is_empty()) else {
         problems.push(Problem::new(
             format!("{field}.path"),
-            "a socket channel needs a `path`",
+            format!("a {} channel needs a `path`", raw.kind),
         ));
         return None;
     };
@@ -280,20 +463,7 @@ fn socket_spec(
         ));
         return None;
     }
-    let mode = match raw.mode.as_deref() {
-        None => DEFAULT_SOCKET_MODE,
-        Some(text) => match u32::from_str_radix(text.trim_start_matches("0o"), 8) {
-            Ok(mode) if mode <= 0o777 => mode,
-            _ => {
-                problems.push(Problem::new(
-                    format!("{field}.mode"),
-                    format!("`{text}` is not an octal file mode such as \"0600\""),
-                ));
-                return None;
-            }
-        },
-    };
-    Some(SocketSpec { path, mode })
+    Some(path)
 }
 
 /// Resolves `.` and `..` lexically, so that two spellings of one path compare

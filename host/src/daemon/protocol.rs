@@ -238,6 +238,15 @@ async fn launch(kernel: &Arc<Kernel>, params: Value) -> Result<Value, Failure> {
         failure.data["problems"] = Value::Array(problems);
         failure
     })?;
+    if let Some(console) = spec.uses_console() {
+        let field = format!("io.{}.type", console.name);
+        let mut failure = Failure::new(
+            ErrorCode::InvalidConfig,
+            format!("`{field}`: the console is for `vathost run` only; a daemon has no terminal"),
+        );
+        failure.data = json!({ "problems": [{ "field": field, "message": "the console is for `vathost run` only" }] });
+        return Err(failure);
+    }
     match kernel.launch(spec).await {
         Ok(launched) => to_value(launched),
         Err(error) => {

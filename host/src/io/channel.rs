@@ -37,6 +37,8 @@ pub enum ChannelError {
     InvalidData(String),
     #[error("line longer than {0} bytes")]
     TooLong(u32),
+    #[error("a line call on a bytes channel, or a bytes call on a line channel")]
+    WrongUnit,
 }
 
 /// The longest a written line waits in the buffer before it is flushed.
@@ -46,10 +48,15 @@ pub const FLUSH_DELAY: Duration = Duration::from_millis(1);
 #[derive(Debug)]
 pub(crate) enum Inbound {
     Line(String),
+    /// A chunk of a `bytes` channel's stream.
+    Bytes(Vec<u8>),
     InvalidData(String),
     TooLong,
     /// The client that sent the preceding lines has gone.
     EndOfStream,
+    /// No more input will ever come (a file's end, a connection's end):
+    /// every later read returns `Closed`. Never consumed.
+    Finished,
 }
 
 pub struct Channel {
@@ -208,35 +215,70 @@ impl Channel {
 
     /// The next line. `None` marks the end of one client's stream.
     pub async fn read(&self) -> Result<Option<String>, ChannelError> {
+        self.check_read(Unit::Line)?;
+        match self.take(usize::MAX).await? {
+            Inbound::Line(line) => Ok(Some(line)),
+            Inbound::EndOfStream => Ok(None),
+            Inbound::InvalidData(why) => Err(ChannelError::InvalidData(why)),
+            Inbound::TooLong => Err(ChannelError::TooLong(self.max_line)),
+            Inbound::Bytes(_) | Inbound::Finished => Err(ChannelError::Closed),
+        }
+    }
+
+    /// Up to `max` bytes of the stream. `None` marks the end of one client's stream.
+    pub async fn read_bytes(&self, max: u32) -> Result<Option<Vec<u8>>, ChannelError> {
+        self.check_read(Unit::Bytes)?;
+        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
+        match self.take(max).await? {
+            Inbound::Bytes(chunk) => Ok(Some(chunk)),
+            Inbound::EndOfStream => Ok(None),
+            _ => Err(ChannelError::Closed),
+        }
+    }
+
+    fn check_read(&self, unit: Unit) -> Result<(), ChannelError> {
         if !self.direction.readable() {
-            return Err(ChannelError::NotReadable);
+            Err(ChannelError::NotReadable)
+        } else if self.unit != unit {
+            Err(ChannelError::WrongUnit)
+        } else {
+            Ok(())
         }
-        let item = self
-            .until_closed(async {
-                let mut queue = self.inbound.lock().await;
-                let item = match queue.peeked.take() {
-                    Some(item) => Some(item),
-                    None => {
-                        if queue.receiver.is_empty() {
-                            // About to wait: the client should see our replies first.
-                            self.flush().await;
-                        }
-                        queue.receiver.recv().await
+    }
+
+    /// Takes the next item, waiting for one. A byte chunk longer than
+    /// `max_bytes` is split and its rest stays first in line; `Finished`
+    /// stays queued for every later caller.
+    async fn take(&self, max_bytes: usize) -> Result<Inbound, ChannelError> {
+        self.until_closed(async {
+            let mut queue = self.inbound.lock().await;
+            let item = match queue.peeked.take() {
+                Some(item) => Some(item),
+                None => {
+                    if queue.receiver.is_empty() {
+                        // About to wait: the client should see our replies first.
+                        self.flush().await;
                     }
-                };
-                if item.is_some() {
-                    self.unread.fetch_sub(1, Ordering::AcqRel);
+                    queue.receiver.recv().await
                 }
-                item
-            })
-            .await?;
-        match item {
-            Some(Inbound::Line(line)) => Ok(Some(line)),
-            Some(Inbound::EndOfStream) => Ok(None),
-            Some(Inbound::InvalidData(why)) => Err(ChannelError::InvalidData(why)),
-            Some(Inbound::TooLong) => Err(ChannelError::TooLong(self.max_line)),
-            None => Err(ChannelError::Closed),
-        }
+            };
+            match item {
+                None | Some(Inbound::Finished) => {
+                    queue.peeked = item;
+                    Err(ChannelError::Closed)
+                }
+                Some(Inbound::Bytes(mut chunk)) if chunk.len() > max_bytes => {
+                    let rest = chunk.split_off(max_bytes);
+                    queue.peeked = Some(Inbound::Bytes(rest));
+                    Ok(Inbound::Bytes(chunk))
+                }
+                Some(item) => {
+                    self.unread.fetch_sub(1, Ordering::AcqRel);
+                    Ok(item)
+                }
+            }
+        })
+        .await?
     }
 
     /// Resolves when `read` would return without waiting.
@@ -260,14 +302,35 @@ impl Channel {
     /// Writes one line to the connected client, waiting until the socket
     /// has taken all of it.
     pub async fn write(&self, line: &str) -> Result<(), ChannelError> {
-        if !self.direction.writable() {
-            return Err(ChannelError::NotWritable);
-        }
+        self.check_write(Unit::Line)?;
         if line.contains('\n') {
             return Err(ChannelError::InvalidData(
                 "a written line cannot contain a newline: one write is one line".to_owned(),
             ));
         }
+        self.send(&[line.as_bytes(), b"\n"]).await?;
+        self.stats.lines_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes bytes to the connected client, waiting until the socket has
+    /// taken all of them.
+    pub async fn write_bytes(&self, data: &[u8]) -> Result<(), ChannelError> {
+        self.check_write(Unit::Bytes)?;
+        self.send(&[data]).await
+    }
+
+    fn check_write(&self, unit: Unit) -> Result<(), ChannelError> {
+        if !self.direction.writable() {
+            Err(ChannelError::NotWritable)
+        } else if self.unit != unit {
+            Err(ChannelError::WrongUnit)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn send(&self, parts: &[&[u8]]) -> Result<(), ChannelError> {
         self.until_closed(async {
             let mut client = self.client.lock().await;
             let Some(writer) = client.as_mut() else {
@@ -277,8 +340,9 @@ impl Channel {
             // let replies gather; otherwise send now.
             let flush_now = self.unread.load(Ordering::Acquire) == 0;
             let sent = async {
-                writer.stream.write_all(line.as_bytes()).await?;
-                writer.stream.write_all(b"\n").await?;
+                for part in parts {
+                    writer.stream.write_all(part).await?;
+                }
                 if flush_now {
                     writer.stream.flush().await?;
                 }
@@ -294,17 +358,22 @@ impl Channel {
                 *client = None;
                 return Err(ChannelError::NoClient);
             }
-            self.stats.lines_out.fetch_add(1, Ordering::Relaxed);
+            let bytes: usize = parts.iter().map(|part| part.len()).sum();
             self.stats
                 .bytes_out
-                .fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
+                .fetch_add(bytes as u64, Ordering::Relaxed);
             Ok(())
         })
         .await?
     }
 
+    /// Queues the mark that no more input will come.
+    pub(crate) async fn finish(&self, sender: &mpsc::Sender<Inbound>) {
+        self.deliver(sender, Inbound::Finished).await;
+    }
+
     /// Sends buffered output to the client now.
-    async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let mut client = self.client.lock().await;
         if let Some(writer) = client.as_mut().filter(|writer| writer.dirty) {
             writer.dirty = false;
@@ -334,10 +403,17 @@ impl Channel {
     /// Queues an item for the vat, waiting while the queue is full (that
     /// wait is what stops the transport reading). False once closed.
     pub(crate) async fn deliver(&self, sender: &mpsc::Sender<Inbound>, item: Inbound) -> bool {
-        if matches!(item, Inbound::Line(_)) {
-            self.stats.lines_in.fetch_add(1, Ordering::Relaxed);
+        match item {
+            Inbound::Line(_) => {
+                self.stats.lines_in.fetch_add(1, Ordering::Relaxed);
+                self.unread.fetch_add(1, Ordering::AcqRel);
+            }
+            // Never consumed, so never counted as waiting input.
+            Inbound::Finished => {}
+            _ => {
+                self.unread.fetch_add(1, Ordering::AcqRel);
+            }
         }
-        self.unread.fetch_add(1, Ordering::AcqRel);
         tokio::select! {
             () = self.closed.cancelled() => false,
             sent = sender.send(item) => sent.is_ok(),

@@ -9,6 +9,7 @@ use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 
 use super::channel::{Channel, ChannelError};
+use super::listen::Listener;
 use crate::bindings::io_channel;
 use crate::config::{Direction, Unit};
 
@@ -27,6 +28,24 @@ impl ChannelHandle {
 impl Pollable for ChannelHandle {
     async fn ready(&mut self) {
         self.channel.readable().await;
+    }
+}
+
+/// A vat's handle to a listener.
+pub struct ListenerHandle {
+    listener: Arc<Listener>,
+}
+
+impl ListenerHandle {
+    pub fn new(listener: Arc<Listener>) -> Self {
+        Self { listener }
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for ListenerHandle {
+    async fn ready(&mut self) {
+        self.listener.ready().await;
     }
 }
 
@@ -90,6 +109,7 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
     ) -> wasmtime::Result<io_channel::Unit> {
         Ok(match self.channel(&handle)?.unit() {
             Unit::Line => io_channel::Unit::Line,
+            Unit::Bytes => io_channel::Unit::Bytes,
         })
     }
 
@@ -110,6 +130,24 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         Ok(channel.write(&line).await.map_err(Into::into))
     }
 
+    async fn read_bytes(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        max: u32,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        Ok(channel.read_bytes(max).await.map_err(Into::into))
+    }
+
+    async fn write_bytes(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        Ok(channel.write_bytes(&data).await.map_err(Into::into))
+    }
+
     async fn subscribe(
         &mut self,
         handle: Resource<ChannelHandle>,
@@ -118,6 +156,35 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
     }
 
     async fn drop(&mut self, handle: Resource<ChannelHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl io_channel::HostListener for IoChannelCtx<'_> {
+    async fn name(&mut self, handle: Resource<ListenerHandle>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&handle)?.listener.name().to_owned())
+    }
+
+    async fn accept(
+        &mut self,
+        handle: Resource<ListenerHandle>,
+    ) -> wasmtime::Result<Option<Resource<ChannelHandle>>> {
+        let listener = self.table.get(&handle)?.listener.clone();
+        match listener.accept().await {
+            Some(channel) => Ok(Some(self.table.push(ChannelHandle::new(channel))?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        handle: Resource<ListenerHandle>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        wasmtime_wasi::p2::subscribe(self.table, handle)
+    }
+
+    async fn drop(&mut self, handle: Resource<ListenerHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
         Ok(())
     }
@@ -132,6 +199,7 @@ impl From<ChannelError> for io_channel::IoError {
             ChannelError::NoClient => Self::NoClient,
             ChannelError::InvalidData(why) => Self::InvalidData(why),
             ChannelError::TooLong(limit) => Self::TooLong(limit),
+            ChannelError::WrongUnit => Self::WrongUnit,
         }
     }
 }

@@ -1,13 +1,20 @@
 //! The host side of `io-channel`: channels, their framing, and one module per
-//! transport. Vats reach a channel only through a [`ChannelHandle`] the kernel
-//! put in their resource table.
+//! transport. Vats reach a channel only through a handle the kernel put in
+//! their resource table (or one `listener.accept` put there).
 
 mod channel;
+mod endpoint;
 mod framing;
 mod handle;
+mod listen;
+mod session;
 mod socket;
+mod stream;
 
 pub use channel::{Channel, ChannelError, ChannelStats};
+pub use endpoint::{Endpoint, EndpointError, Grant};
 pub use framing::{Frame, LineFramer};
-pub use handle::{ChannelHandle, IoChannelView, add_to_linker};
+pub use handle::{ChannelHandle, IoChannelView, ListenerHandle, add_to_linker};
+pub use listen::{ListenChannel, Listener};
 pub use socket::{SocketChannel, SocketError, SocketFile};
+pub use stream::{StreamChannel, StreamError};

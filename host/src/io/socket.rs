@@ -19,13 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use cap_std::fs::{Dir, FileTypeExt, MetadataExt};
-use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::channel::{Channel, ClientWriter, Inbound};
-use super::framing::{Frame, LineFramer};
+use super::channel::{Channel, Inbound};
+use super::session::AtEnd;
 use crate::config::{ChannelSpec, SocketSpec};
 
 /// Why a socket channel could not be created.
@@ -49,7 +48,6 @@ pub enum SocketError {
     },
 }
 
-const READ_CHUNK: usize = 16 * 1024;
 /// How long a connect to an existing socket may take before it counts as live.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -192,7 +190,7 @@ impl SocketFile {
     }
 }
 
-fn open_parent(path: &Path) -> std::io::Result<Dir> {
+pub(crate) fn open_parent(path: &Path) -> std::io::Result<Dir> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     Dir::open_ambient_dir(parent, cap_std::ambient_authority())
 }
@@ -294,61 +292,16 @@ async fn serve_client(
     id: u64,
     busy: Arc<AtomicBool>,
 ) {
-    let (mut reader, writer) = stream.into_split();
-    channel.client_connected(true);
-    if channel.direction().writable() {
-        channel
-            .attach_client(ClientWriter::new(id, Box::new(writer)))
-            .await;
-    }
-    let readable = channel.direction().readable();
-    let mut framer = LineFramer::new(channel.max_line());
-    let mut buffer = vec![0u8; READ_CHUNK];
-    let mut frames = Vec::new();
-    'stream: loop {
-        let read = tokio::select! {
-            () = channel.closed().cancelled() => return,
-            read = reader.read(&mut buffer) => read,
-        };
-        let count = match read {
-            Ok(0) => break,
-            Ok(count) => count,
-            Err(error) => {
-                tracing::debug!(channel = channel.name(), client = id, %error, "client read failed");
-                break;
-            }
-        };
-        channel.received(count);
-        if !readable {
-            continue;
-        }
-        framer.push(&buffer[..count], |frame| frames.push(frame));
-        for frame in frames.drain(..) {
-            if !channel.deliver(&inbound, frame.into()).await {
-                break 'stream;
-            }
-        }
-    }
-    if readable {
-        let last = framer.finish().map(Inbound::from);
-        for item in last.into_iter().chain([Inbound::EndOfStream]) {
-            if !channel.deliver(&inbound, item).await {
-                break;
-            }
-        }
-    }
-    channel.detach_client(id).await;
-    channel.client_connected(false);
+    let (reader, writer) = stream.into_split();
+    super::session::pump(
+        &channel,
+        &inbound,
+        reader,
+        Some(Box::new(writer)),
+        id,
+        AtEnd::Detach,
+    )
+    .await;
     tracing::info!(channel = channel.name(), client = id, "client gone");
     busy.store(false, Ordering::Release);
-}
-
-impl From<Frame> for Inbound {
-    fn from(frame: Frame) -> Self {
-        match frame {
-            Frame::Line(line) => Self::Line(line),
-            Frame::InvalidUtf8(why) => Self::InvalidData(why),
-            Frame::TooLong => Self::TooLong,
-        }
-    }
 }

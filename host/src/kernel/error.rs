@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use super::SubclusterId;
-use crate::io::SocketError;
+use crate::io::EndpointError;
 use crate::runtime::RuntimeError;
 
 /// Why a launch failed. Nothing of the subcluster remains when this is returned.
@@ -25,7 +25,7 @@ pub enum LaunchError {
     Channel {
         channel: String,
         #[source]
-        source: SocketError,
+        source: EndpointError,
     },
     #[error("vat `{vat}`")]
     Vat {

@@ -18,8 +18,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::{ChannelKind, Direction, SubclusterSpec};
-use crate::io::SocketChannel;
+use crate::config::{Direction, SubclusterSpec};
+use crate::io::Endpoint;
 use crate::runtime::GuestLog;
 use crate::runtime::{PreparedComponent, Runtime, RuntimeOptions, VatInstance};
 pub use error::{KernelError, LaunchError};
@@ -50,8 +50,12 @@ impl std::str::FromStr for SubclusterId {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChannelInfo {
     pub name: String,
+    /// The config's `type`: `socket`, `listen`, `connect`, `console` or `file`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     pub direction: Direction,
-    pub path: PathBuf,
+    /// The socket or file; none for the console.
+    pub path: Option<PathBuf>,
 }
 
 /// What a caller learns from a successful launch.
@@ -117,7 +121,7 @@ impl Kernel {
                 started
                     .channels
                     .iter()
-                    .map(|listening| listening.channel().clone()),
+                    .map(|(_, endpoint)| endpoint.grant()),
             )
             .collect();
         let info = Arc::new(SubclusterInfo::new(
@@ -135,7 +139,11 @@ impl Kernel {
             supervisor::supervise(
                 spec,
                 started.vats,
-                started.channels,
+                started
+                    .channels
+                    .into_iter()
+                    .map(|(_, endpoint)| endpoint)
+                    .collect(),
                 stop,
                 self.registry.clone(),
                 info,
@@ -212,15 +220,25 @@ impl Kernel {
         log: &Arc<GuestLog>,
     ) -> Result<(), LaunchError> {
         for channel in &spec.channels {
-            let ChannelKind::Socket(socket) = &channel.kind;
-            let listening = SocketChannel::listen(channel, socket)
-                .await
-                .map_err(|source| LaunchError::Channel {
-                    channel: channel.name.clone(),
-                    source,
-                })?;
-            tracing::info!(channel = %channel.name, path = %socket.path.display(), "channel listening");
-            started.channels.push(listening);
+            let endpoint =
+                Endpoint::open(channel)
+                    .await
+                    .map_err(|source| LaunchError::Channel {
+                        channel: channel.name.clone(),
+                        source,
+                    })?;
+            match endpoint.path() {
+                Some(path) => tracing::info!(
+                    channel = %channel.name,
+                    kind = channel.kind.type_name(),
+                    path = %path.display(),
+                    "channel open"
+                ),
+                None => {
+                    tracing::info!(channel = %channel.name, kind = channel.kind.type_name(), "channel open")
+                }
+            }
+            started.channels.push((channel.clone(), endpoint));
         }
         let subcluster_label = format!("{id}:{}", spec.name);
         for (vat, component) in spec.vats.iter().zip(&components) {
@@ -233,15 +251,15 @@ impl Kernel {
                     source,
                 })?;
             for granted in &vat.channels {
-                let channel = started
+                let (_, endpoint) = started
                     .channels
                     .iter()
-                    .find(|listening| listening.channel().name() == granted)
+                    .find(|(spec, _)| spec.name == *granted)
                     .ok_or_else(|| {
                         LaunchError::Internal(format!("channel `{granted}` was not created"))
                     })?;
                 instance
-                    .grant(channel.channel().clone())
+                    .grant(endpoint.grant())
                     .map_err(|source| LaunchError::Vat {
                         vat: vat.name.clone(),
                         source,
@@ -256,7 +274,7 @@ impl Kernel {
 /// What launch has created so far.
 #[derive(Default)]
 struct Started {
-    channels: Vec<SocketChannel>,
+    channels: Vec<(crate::config::ChannelSpec, Endpoint)>,
     vats: Vec<(crate::config::VatSpec, VatInstance)>,
 }
 
@@ -264,10 +282,11 @@ impl Started {
     fn channel_infos(&self) -> Vec<ChannelInfo> {
         self.channels
             .iter()
-            .map(|listening| ChannelInfo {
-                name: listening.channel().name().to_owned(),
-                direction: listening.channel().direction(),
-                path: listening.path().to_path_buf(),
+            .map(|(spec, endpoint)| ChannelInfo {
+                name: spec.name.clone(),
+                kind: spec.kind.type_name(),
+                direction: spec.direction,
+                path: endpoint.path().map(std::path::Path::to_path_buf),
             })
             .collect()
     }
@@ -275,8 +294,8 @@ impl Started {
     /// Drops the instantiated vats (none runs yet), then closes the channels.
     async fn undo(&mut self) {
         self.vats.clear();
-        for channel in self.channels.drain(..) {
-            channel.close().await;
+        for (_, endpoint) in self.channels.drain(..) {
+            endpoint.close().await;
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::status::{SubclusterInfo, SubclusterStatus};
 use super::supervisor::SubclusterOutcome;
 use super::{KernelError, LaunchError, SubclusterId};
-use crate::config::{ChannelKind, SubclusterSpec};
+use crate::config::SubclusterSpec;
 use crate::runtime::GuestLog;
 
 #[derive(Default)]
@@ -81,11 +81,13 @@ impl Registry {
     pub(super) fn claim(&self, spec: &SubclusterSpec) -> Result<Claim<'_>, LaunchError> {
         let mut state = self.state();
         for channel in &spec.channels {
-            let ChannelKind::Socket(socket) = &channel.kind;
-            if let Some(owner) = state.paths.get(&socket.path) {
+            let Some(path) = channel.kind.bound_path() else {
+                continue;
+            };
+            if let Some(owner) = state.paths.get(path) {
                 return Err(LaunchError::PathClaimed {
                     channel: channel.name.clone(),
-                    path: socket.path.clone(),
+                    path: path.to_path_buf(),
                     other: owner.id,
                     other_name: owner.subcluster.clone(),
                     other_channel: owner.channel.clone(),
@@ -95,9 +97,11 @@ impl Registry {
         state.next_id += 1;
         let id = SubclusterId(state.next_id);
         for channel in &spec.channels {
-            let ChannelKind::Socket(socket) = &channel.kind;
+            let Some(path) = channel.kind.bound_path() else {
+                continue;
+            };
             state.paths.insert(
-                socket.path.clone(),
+                path.to_path_buf(),
                 PathOwner {
                     id,
                     subcluster: spec.name.clone(),

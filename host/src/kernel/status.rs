@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 
 use super::{ChannelInfo, SubclusterId, VatEnd};
-use crate::io::{Channel, ChannelStats};
+use crate::io::{ChannelStats, Grant};
 use crate::runtime::GuestLog;
 
 /// Live facts about one subcluster, shared by its supervisor and the registry.
 pub(super) struct SubclusterInfo {
     pub id: SubclusterId,
     pub name: String,
-    pub channels: Vec<(ChannelInfo, Arc<Channel>)>,
+    pub channels: Vec<(ChannelInfo, Grant)>,
     /// Each vat with how it ended; `None` while it runs.
     vats: Mutex<Vec<(String, Option<VatEnd>)>>,
     pub log: Arc<GuestLog>,
@@ -23,7 +23,7 @@ impl SubclusterInfo {
         id: SubclusterId,
         name: &str,
         vats: impl IntoIterator<Item = String>,
-        channels: Vec<(ChannelInfo, Arc<Channel>)>,
+        channels: Vec<(ChannelInfo, Grant)>,
         log: Arc<GuestLog>,
     ) -> Self {
         Self {
@@ -67,9 +67,9 @@ impl SubclusterInfo {
             channels: self
                 .channels
                 .iter()
-                .map(|(info, channel)| ChannelStatus {
+                .map(|(info, grant)| ChannelStatus {
                     info: info.clone(),
-                    stats: channel.stats(),
+                    stats: grant.stats(),
                 })
                 .collect(),
         }

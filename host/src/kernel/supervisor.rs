@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::registry::Registry;
 use super::status::SubclusterInfo;
 use crate::config::{SubclusterSpec, VatSpec};
-use crate::io::SocketChannel;
+use crate::io::Endpoint;
 use crate::runtime::{VatFailure, VatInstance};
 
 /// How one vat ended.
@@ -44,7 +44,7 @@ impl SubclusterOutcome {
 pub(super) async fn supervise(
     spec: SubclusterSpec,
     vats: Vec<(VatSpec, VatInstance)>,
-    channels: Vec<SocketChannel>,
+    channels: Vec<Endpoint>,
     stop: CancellationToken,
     registry: Arc<Registry>,
     info: Arc<SubclusterInfo>,

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use wasmtime::component::Resource;
 use wasmtime::{Engine, Store};
 
@@ -7,7 +5,7 @@ use super::limits::CpuBudgetExceeded;
 use super::{RuntimeError, VatState};
 use crate::bindings::{Vat, VatPre};
 use crate::config::VatLimits;
-use crate::io::{Channel, ChannelHandle};
+use crate::io::{ChannelHandle, Grant, ListenerHandle};
 
 /// How a vat ended other than by returning `ok`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +26,7 @@ pub struct VatInstance {
     store: Store<VatState>,
     bindings: Vat,
     channels: Vec<Resource<ChannelHandle>>,
+    listeners: Vec<Resource<ListenerHandle>>,
 }
 
 impl VatInstance {
@@ -50,28 +49,32 @@ impl VatInstance {
             store,
             bindings,
             channels: Vec::new(),
+            listeners: Vec::new(),
         })
     }
 
-    /// Puts a handle to `channel` into this vat's resource table; it is
-    /// passed to the vat's entry point, in grant order.
-    pub fn grant(&mut self, channel: Arc<Channel>) -> Result<(), RuntimeError> {
-        let handle = self
-            .store
-            .data_mut()
-            .table()
-            .push(ChannelHandle::new(channel))
-            .map_err(|error| RuntimeError::Instantiate(error.to_string()))?;
-        self.channels.push(handle);
-        Ok(())
+    /// Puts a handle to a channel or listener into this vat's resource
+    /// table; it is passed to the vat's entry point, in grant order.
+    pub fn grant(&mut self, grant: Grant) -> Result<(), RuntimeError> {
+        let table = self.store.data_mut().table();
+        let pushed = match grant {
+            Grant::Channel(channel) => table
+                .push(ChannelHandle::new(channel))
+                .map(|handle| self.channels.push(handle)),
+            Grant::Listener(listener) => table
+                .push(ListenerHandle::new(listener))
+                .map(|handle| self.listeners.push(handle)),
+        };
+        pushed.map_err(|error| RuntimeError::Instantiate(error.to_string()))
     }
 
     /// Calls the vat's entry point and runs it until it returns.
     pub async fn run(mut self, parameters: &str) -> Result<(), VatFailure> {
         let channels = std::mem::take(&mut self.channels);
+        let listeners = std::mem::take(&mut self.listeners);
         match self
             .bindings
-            .call_run(&mut self.store, parameters, &channels)
+            .call_run(&mut self.store, parameters, &channels, &listeners)
             .await
         {
             Ok(Ok(())) => Ok(()),

@@ -1,0 +1,224 @@
+//! A `listen` channel: the host listens on a Unix socket and every client
+//! becomes a channel of its own, handed to the vat by `listener.accept`.
+//! A connection's channel is reachable only through the handle `accept`
+//! returns: it has no name anyone could ask for.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex, PoisonError, Weak};
+
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{Channel, ChannelStats};
+use super::session::AtEnd;
+use super::socket::{SocketError, SocketFile};
+use crate::config::{ChannelSpec, ListenSpec};
+
+/// The vat's side of a listening socket.
+pub struct Listener {
+    name: String,
+    pending: Mutex<Pending>,
+    closed: CancellationToken,
+    active: AtomicUsize,
+    served: AtomicU64,
+    /// Every connection channel still alive, to close with the listener.
+    connections: SyncMutex<Vec<Weak<Channel>>>,
+}
+
+struct Pending {
+    receiver: mpsc::Receiver<Arc<Channel>>,
+    peeked: Option<Arc<Channel>>,
+}
+
+impl Listener {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next client's channel; `None` once the listener is closed.
+    pub async fn accept(&self) -> Option<Arc<Channel>> {
+        tokio::select! {
+            biased;
+            () = self.closed.cancelled() => None,
+            next = async {
+                let mut pending = self.pending.lock().await;
+                match pending.peeked.take() {
+                    Some(channel) => Some(channel),
+                    None => pending.receiver.recv().await,
+                }
+            } => next,
+        }
+    }
+
+    /// Resolves when `accept` would return without waiting.
+    pub async fn ready(&self) {
+        tokio::select! {
+            biased;
+            () = self.closed.cancelled() => {}
+            () = async {
+                let mut pending = self.pending.lock().await;
+                if pending.peeked.is_none() {
+                    pending.peeked = pending.receiver.recv().await;
+                }
+            } => {}
+        }
+    }
+
+    /// Clients now connected and served so far; traffic is per connection.
+    pub fn stats(&self) -> ChannelStats {
+        ChannelStats {
+            client_connected: self.active.load(Ordering::Relaxed) > 0,
+            clients_served: self.served.load(Ordering::Relaxed),
+            ..ChannelStats::default()
+        }
+    }
+}
+
+/// A bound `listen` socket and its accept task.
+pub struct ListenChannel {
+    listener: Arc<Listener>,
+    path: PathBuf,
+    acceptor: tokio::task::JoinHandle<()>,
+    file: SocketFile,
+}
+
+impl ListenChannel {
+    pub async fn listen(spec: &ChannelSpec, listen: &ListenSpec) -> Result<Self, SocketError> {
+        let (file, socket) = SocketFile::bind(&listen.socket).await?;
+        let capacity = usize::try_from(listen.max_clients).unwrap_or(1).max(1);
+        let (sender, receiver) = mpsc::channel(capacity);
+        let listener = Arc::new(Listener {
+            name: spec.name.clone(),
+            pending: Mutex::new(Pending {
+                receiver,
+                peeked: None,
+            }),
+            closed: CancellationToken::new(),
+            active: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
+            connections: SyncMutex::new(Vec::new()),
+        });
+        let acceptor = tokio::spawn(accept_connections(
+            socket,
+            listener.clone(),
+            sender,
+            spec.clone(),
+            capacity,
+        ));
+        Ok(Self {
+            listener,
+            path: listen.socket.path.clone(),
+            acceptor,
+            file,
+        })
+    }
+
+    pub fn listener(&self) -> &Arc<Listener> {
+        &self.listener
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops accepting, closes every connection, removes the socket file.
+    pub async fn close(self) {
+        self.listener.closed.cancel();
+        if let Err(error) = self.acceptor.await {
+            tracing::warn!(listener = self.listener.name(), %error, "accept task failed");
+        }
+        let connections = std::mem::take(
+            &mut *self
+                .listener
+                .connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for connection in connections.iter().filter_map(Weak::upgrade) {
+            connection.close();
+            connection.release().await;
+        }
+        self.file.remove();
+    }
+}
+
+async fn accept_connections(
+    socket: UnixListener,
+    listener: Arc<Listener>,
+    pending: mpsc::Sender<Arc<Channel>>,
+    spec: ChannelSpec,
+    max_clients: usize,
+) {
+    let mut sessions = JoinSet::new();
+    let mut next = 0u64;
+    loop {
+        let accepted = tokio::select! {
+            () = listener.closed.cancelled() => break,
+            accepted = socket.accept() => accepted,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(listener = listener.name(), %error, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if listener.active.load(Ordering::Acquire) >= max_clients {
+            turn_away(&listener, &stream, max_clients);
+            continue;
+        }
+        next += 1;
+        let mut connection_spec = spec.clone();
+        // A label for logs and `name()`, not a name anyone can look up.
+        connection_spec.name = format!("{}#{next}", spec.name);
+        let (channel, inbound) = Channel::new(&connection_spec);
+        listener.active.fetch_add(1, Ordering::AcqRel);
+        listener.served.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut connections = listener
+                .connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            connections.retain(|connection| connection.strong_count() > 0);
+            connections.push(Arc::downgrade(&channel));
+        }
+        // Room is guaranteed: at most `max_clients` are active or pending.
+        if pending.try_send(channel.clone()).is_err() {
+            listener.active.fetch_sub(1, Ordering::AcqRel);
+            continue;
+        }
+        tracing::info!(
+            listener = listener.name(),
+            connection = next,
+            "client connected"
+        );
+        let listener = listener.clone();
+        sessions.spawn(async move {
+            let (reader, writer) = stream.into_split();
+            tokio::select! {
+                () = channel.flush_lagging_output() => {}
+                () = async {
+                    super::session::pump(&channel, &inbound, reader, Some(Box::new(writer)), next, AtEnd::Detach).await;
+                    channel.finish(&inbound).await;
+                } => {}
+            }
+            listener.active.fetch_sub(1, Ordering::AcqRel);
+            tracing::info!(listener = listener.name(), connection = next, "client gone");
+        });
+    }
+    sessions.shutdown().await;
+}
+
+fn turn_away(listener: &Listener, stream: &UnixStream, max_clients: usize) {
+    let notice = format!(
+        "vathost: listener `{}` is full: it serves at most {max_clients} clients at once\n",
+        listener.name()
+    );
+    let _ = stream.try_write(notice.as_bytes());
+    tracing::info!(listener = listener.name(), "turned away a client: full");
+}
