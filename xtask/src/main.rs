@@ -103,11 +103,23 @@ fn build_vats() -> anyhow::Result<()> {
     run(build)
 }
 
+/// The native packages, always built together: dev-dependencies change how
+/// features unify, so building them in one set with `--all-targets` gives
+/// the same artifacts `cargo test` uses, and the tests, the demo and the
+/// quick benchmark share one build of wasmtime.
+const HOST_PACKAGES: [&str; 6] = ["-p", "vathost", "-p", "vathost-bench", "-p", "xtask"];
+
+fn build_host() -> anyhow::Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--all-targets"]).args(HOST_PACKAGES);
+    run(build)
+}
+
 fn test(extra: &[String]) -> anyhow::Result<()> {
     build_vats()?;
+    build_host()?;
     let mut test = cargo();
-    test.args(["test", "-p", "vathost", "-p", "xtask"])
-        .args(extra);
+    test.arg("test").args(HOST_PACKAGES).args(extra);
     run(test)
 }
 
@@ -116,12 +128,13 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 fn bench(quick: bool) -> anyhow::Result<()> {
     build_vats()?;
     let profile = if quick { "debug" } else { "release" };
-    let mut build = cargo();
-    build.args(["build", "-p", "vathost", "-p", "vathost-bench"]);
-    if !quick {
-        build.arg("--release");
+    if quick {
+        build_host()?;
+    } else {
+        let mut build = cargo();
+        build.args(["build", "--release", "-p", "vathost", "-p", "vathost-bench"]);
+        run(build)?;
     }
-    run(build)?;
     let mut bench = Command::new(target_dir().join(profile).join("vathost-bench"));
     if quick {
         bench.arg("--quick");
@@ -137,9 +150,7 @@ fn target_dir() -> PathBuf {
 
 fn demo() -> anyhow::Result<()> {
     build_vats()?;
-    let mut build = cargo();
-    build.args(["build", "-p", "vathost"]);
-    run(build)?;
+    build_host()?;
     let host = target_dir().join("debug/vathost");
 
     println!("\n== vathost run {DEMO_CONFIG}");
