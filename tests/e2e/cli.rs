@@ -2,24 +2,17 @@
 //! field at fault, exit code 2 for input errors.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::json;
 
-use crate::harness::{Host, Scratch, single_vat_config, vat};
+use crate::harness::{Host, Scratch, single_vat_config, vat, vathost_output};
 
 fn vathost(args: &[&str], configs: &[&Path]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
-        .args(args)
-        .args(configs)
-        .output()
-        .expect("run vathost");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    let configs: Vec<&str> = configs
+        .iter()
+        .map(|config| config.to_str().unwrap())
+        .collect();
+    vathost_output(&[args, &configs].concat(), &[])
 }
 
 #[test]

@@ -3,11 +3,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Exited, Host, Scratch, single_vat_config, vat};
+use crate::harness::{Client, Exited, Host, Scratch, single_vat_config, vat, vathost_output};
 
 struct Daemon {
     host: Host,
@@ -38,17 +37,7 @@ impl Daemon {
 
     /// Runs a CLI verb against this daemon: exit code and output.
     fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
-        let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
-            .args(args)
-            .env("VATHOST_HOME", &self.home)
-            .output()
-            .expect("run vathost");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code(), text)
+        vathost_output(args, &[("VATHOST_HOME", &self.home)])
     }
 
     fn echo_config(&self, name: &str) -> (PathBuf, PathBuf) {

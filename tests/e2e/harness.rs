@@ -69,6 +69,21 @@ pub fn single_vat_config(component: &Path, channels: serde_json::Value) -> serde
     })
 }
 
+/// Runs `vathost` to completion: its exit code and its stdout and stderr together.
+pub fn vathost_output(args: &[&str], envs: &[(&str, &Path)]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run vathost");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
 /// A running `vathost` process; killed if the test ends without waiting.
 pub struct Host {
     child: Child,

@@ -49,7 +49,7 @@ impl Endpoint {
                 Self::Stream(StreamChannel::connect(spec, connect).await?)
             }
             ChannelKind::File(file) => Self::Stream(StreamChannel::file(spec, file).await?),
-            ChannelKind::Console => Self::Stream(StreamChannel::console(spec)),
+            ChannelKind::Console => Self::Stream(StreamChannel::console(spec).await),
         })
     }
 

@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::channel::{Channel, ChannelStats};
+use super::channel::{Channel, ChannelStats, ClientWriter};
 use super::session::AtEnd;
 use super::socket::{SocketError, SocketFile};
 use crate::config::{ChannelSpec, ListenSpec};
@@ -177,6 +177,14 @@ async fn accept_connections(
         // A label for logs and `name()`, not a name anyone can look up.
         connection_spec.name = format!("{}#{next}", spec.name);
         let (channel, inbound) = Channel::new(&connection_spec);
+        let (reader, writer) = stream.into_split();
+        // Attached before the vat can accept the channel, so that it can
+        // greet the client first thing.
+        if channel.direction().writable() {
+            channel
+                .attach_client(ClientWriter::new(next, Box::new(writer)))
+                .await;
+        }
         listener.active.fetch_add(1, Ordering::AcqRel);
         listener.served.fetch_add(1, Ordering::Relaxed);
         {
@@ -199,11 +207,10 @@ async fn accept_connections(
         );
         let listener = listener.clone();
         sessions.spawn(async move {
-            let (reader, writer) = stream.into_split();
             tokio::select! {
                 () = channel.flush_lagging_output() => {}
                 () = async {
-                    super::session::pump(&channel, &inbound, reader, Some(Box::new(writer)), next, AtEnd::Detach).await;
+                    super::session::pump(&channel, &inbound, reader, None, next, AtEnd::Detach).await;
                     channel.finish(&inbound).await;
                 } => {}
             }

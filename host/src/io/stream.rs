@@ -65,16 +65,17 @@ impl StreamChannel {
             Some(reader),
             Some(Box::new(writer)),
             None,
-        ))
+        )
+        .await)
     }
 
     /// The host's stdin and stdout.
-    pub fn console(spec: &ChannelSpec) -> Self {
+    pub async fn console(spec: &ChannelSpec) -> Self {
         let writer: Option<Box<dyn AsyncWrite + Send + Unpin>> = match spec.direction {
             Direction::In => None,
             Direction::Out | Direction::InOut => Some(Box::new(tokio::io::stdout())),
         };
-        Self::start(spec, None, Some(tokio::io::stdin()), writer, None)
+        Self::start(spec, None, Some(tokio::io::stdin()), writer, None).await
     }
 
     /// `in`: the file's contents, then the end; `out`: appends, creating the
@@ -93,13 +94,7 @@ impl StreamChannel {
         if spec.direction == Direction::In {
             let opened = dir.open(name).map_err(error)?.into_std();
             let reader = tokio::fs::File::from_std(opened);
-            return Ok(Self::start::<tokio::fs::File>(
-                spec,
-                path,
-                Some(reader),
-                None,
-                None,
-            ));
+            return Ok(Self::start::<tokio::fs::File>(spec, path, Some(reader), None, None).await);
         }
         let mut options = cap_std::fs::OpenOptions::new();
         options.append(true).create(true);
@@ -107,16 +102,10 @@ impl StreamChannel {
         let opened = dir.open_with(name, &options).map_err(error)?.into_std();
         let sync = opened.try_clone().map_err(error)?;
         let writer = Box::new(tokio::fs::File::from_std(opened));
-        Ok(Self::start::<tokio::fs::File>(
-            spec,
-            path,
-            None,
-            Some(writer),
-            Some(sync),
-        ))
+        Ok(Self::start::<tokio::fs::File>(spec, path, None, Some(writer), Some(sync)).await)
     }
 
-    fn start<R: AsyncRead + Unpin + Send + 'static>(
+    async fn start<R: AsyncRead + Unpin + Send + 'static>(
         spec: &ChannelSpec,
         path: Option<PathBuf>,
         reader: Option<R>,
@@ -124,6 +113,12 @@ impl StreamChannel {
         sync: Option<std::fs::File>,
     ) -> Self {
         let (channel, inbound) = Channel::new(spec);
+        // Attached before any vat holds the channel, so a vat that writes
+        // first thing finds its peer there.
+        if let Some(writer) = writer.filter(|_| spec.direction.writable()) {
+            channel.attach_client(ClientWriter::new(1, writer)).await;
+            channel.client_connected(true);
+        }
         // A write-only channel leaves the input alone (the host's stdin, say).
         let reader = reader.filter(|_| spec.direction.readable());
         let task = tokio::spawn({
@@ -134,17 +129,15 @@ impl StreamChannel {
                         tokio::select! {
                             () = channel.flush_lagging_output() => {}
                             () = async {
-                                super::session::pump(&channel, &inbound, reader, writer, 1, AtEnd::KeepWriting).await;
+                                let pumped = super::session::pump(
+                                    &channel, &inbound, reader, None, 1, AtEnd::KeepWriting,
+                                );
+                                pumped.await;
                                 channel.finish(&inbound).await;
                             } => {}
                         }
                     }
-                    // Write-only (a file out): the writer stays attached.
                     None => {
-                        if let Some(writer) = writer {
-                            channel.attach_client(ClientWriter::new(1, writer)).await;
-                            channel.client_connected(true);
-                        }
                         drop(inbound);
                         channel.flush_lagging_output().await;
                     }
