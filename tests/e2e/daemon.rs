@@ -351,3 +351,36 @@ fn a_daemon_refuses_a_console_channel() {
     assert_eq!(daemon.list(), json!([]));
     daemon.stop();
 }
+
+#[test]
+fn launch_takes_an_inline_config_over_the_protocol() {
+    let daemon = Daemon::start();
+    let socket = daemon.scratch.path("inline.sock");
+    let config = single_vat_config(
+        &vat("echo"),
+        json!({ "repl": { "type": "socket", "path": "inline.sock" } }),
+    );
+    let request = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "launch",
+        "params": { "config": config, "base": daemon.scratch.path(""), "name": "inline" },
+    });
+    let responses = raw_requests(&daemon.control(), format!("{request}\n").as_bytes(), 1);
+    let launched = &responses[0]["result"];
+    assert_eq!(launched["name"], json!("inline"), "{responses:?}");
+    assert_eq!(
+        launched["channels"][0]["path"],
+        json!(socket),
+        "relative to `base`"
+    );
+    assert_eq!(Client::connect(&socket).exchange("inline"), "inline");
+
+    let relative =
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "launch", "params": { "config": config } });
+    let responses = raw_requests(&daemon.control(), format!("{relative}\n").as_bytes(), 1);
+    assert_eq!(
+        responses[0]["error"]["code"],
+        json!(-32602),
+        "{responses:?}"
+    );
+    daemon.stop();
+}
