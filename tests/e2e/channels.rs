@@ -132,11 +132,7 @@ fn every_line_arrives_in_order_then_one_end_then_the_next_clients_lines() {
 fn a_second_client_is_told_the_channel_is_busy_and_a_third_gets_in_after_the_first_leaves() {
     let scratch = Scratch::new();
     let socket = scratch.path("e.sock");
-    let config = crate::harness::single_vat_config(
-        &vat("echo"),
-        json!({ "repl": { "type": "socket", "path": socket } }),
-    );
-    let _host = Host::run(&[&scratch.config("echo", config)]);
+    let _host = Host::run(&[&crate::harness::echo_config(&scratch, "echo", &socket)]);
     let mut first = Client::connect(&socket);
     assert_eq!(first.exchange("one"), "one");
     let mut second = Client::connect(&socket);

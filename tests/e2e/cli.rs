@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::harness::{Host, Scratch, single_vat_config, vat, vathost_output};
+use crate::harness::{Host, Scratch, echo_config, single_vat_config, vat, vathost_output};
 
 fn vathost(args: &[&str], configs: &[&Path]) -> (Option<i32>, String) {
     let configs: Vec<&str> = configs
@@ -120,13 +120,7 @@ fn run_refuses_a_socket_path_another_subcluster_holds_and_leaves_nothing() {
     let scratch = Scratch::new();
     let shared = scratch.path("shared.sock");
     let own = scratch.path("own.sock");
-    let first = scratch.config(
-        "first",
-        single_vat_config(
-            &vat("echo"),
-            json!({ "repl": { "type": "socket", "path": shared } }),
-        ),
-    );
+    let first = echo_config(&scratch, "first", &shared);
     let second = scratch.config(
         "second",
         single_vat_config(

@@ -42,13 +42,7 @@ impl Daemon {
 
     fn echo_config(&self, name: &str) -> (PathBuf, PathBuf) {
         let socket = self.scratch.path(&format!("{name}.sock"));
-        let config = self.scratch.config(
-            name,
-            single_vat_config(
-                &vat("echo"),
-                json!({ "repl": { "type": "socket", "path": socket } }),
-            ),
-        );
+        let config = crate::harness::echo_config(&self.scratch, name, &socket);
         (config, socket)
     }
 

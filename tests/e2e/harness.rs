@@ -69,6 +69,18 @@ pub fn single_vat_config(component: &Path, channels: serde_json::Value) -> serde
     })
 }
 
+/// Writes the config `name`: one echo vat serving a socket channel `repl`
+/// at `socket`.
+pub fn echo_config(scratch: &Scratch, name: &str, socket: &Path) -> PathBuf {
+    scratch.config(
+        name,
+        single_vat_config(
+            &vat("echo"),
+            serde_json::json!({ "repl": { "type": "socket", "path": socket } }),
+        ),
+    )
+}
+
 /// Runs `vathost` to completion: its exit code and its stdout and stderr together.
 pub fn vathost_output(args: &[&str], envs: &[(&str, &Path)]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_vathost"))

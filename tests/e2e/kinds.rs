@@ -10,6 +10,23 @@ use serde_json::json;
 
 use crate::harness::{Client, Host, Scratch, single_vat_config, vat};
 
+/// A config running the copy vat from channel `in` to channel `out`.
+fn copy_config(
+    scratch: &Scratch,
+    name: &str,
+    input: serde_json::Value,
+    output: serde_json::Value,
+) -> std::path::PathBuf {
+    scratch.config(
+        name,
+        json!({
+            "bootstrap": "main",
+            "vats": { "main": { "component": vat("copy") } },
+            "io": { "in": input, "out": output },
+        }),
+    )
+}
+
 fn repl_config(scratch: &Scratch, max_clients: u32) -> std::path::PathBuf {
     scratch.config(
         "repl",
@@ -79,15 +96,13 @@ fn connect_reaches_an_existing_socket_and_copies_it_to_an_out_channel() {
     let upstream_path = scratch.path("upstream.sock");
     let upstream = UnixListener::bind(&upstream_path).unwrap();
     let out = scratch.path("out.sock");
-    let config = json!({
-        "bootstrap": "main",
-        "vats": { "main": { "component": vat("copy") } },
-        "io": {
-            "in": { "type": "connect", "path": upstream_path, "direction": "in" },
-            "out": { "type": "socket", "path": out, "direction": "out" },
-        },
-    });
-    let host = Host::run(&[&scratch.config("copy", config)]);
+    let config = copy_config(
+        &scratch,
+        "copy",
+        json!({ "type": "connect", "path": upstream_path, "direction": "in" }),
+        json!({ "type": "socket", "path": out, "direction": "out" }),
+    );
+    let host = Host::run(&[&config]);
     let mut reader = Client::connect(&out);
     host.wait_for_log("client connected");
     let (mut peer, _) = upstream.accept().unwrap();
@@ -104,15 +119,13 @@ fn connect_reaches_an_existing_socket_and_copies_it_to_an_out_channel() {
 fn connect_gives_up_after_its_retries_and_names_the_path() {
     let scratch = Scratch::new();
     let missing = scratch.path("nobody.sock");
-    let config = json!({
-        "bootstrap": "main",
-        "vats": { "main": { "component": vat("copy") } },
-        "io": {
-            "in": { "type": "connect", "path": missing, "retry-attempts": 3, "retry-delay-ms": 10 },
-            "out": { "type": "socket", "path": scratch.path("out.sock"), "direction": "out" },
-        },
-    });
-    let exited = Host::run(&[&scratch.config("copy", config)]).wait();
+    let config = copy_config(
+        &scratch,
+        "copy",
+        json!({ "type": "connect", "path": missing, "retry-attempts": 3, "retry-delay-ms": 10 }),
+        json!({ "type": "socket", "path": scratch.path("out.sock"), "direction": "out" }),
+    );
+    let exited = Host::run(&[&config]).wait();
     assert_eq!(exited.status.code(), Some(1), "{}", exited.log);
     assert!(
         exited.log.contains(&format!(
@@ -157,15 +170,12 @@ fn a_file_in_is_copied_to_a_file_out_created_private_and_complete() {
     let output = scratch.path("output.txt");
     let lines: Vec<String> = (0..10_000).map(|index| format!("line {index}")).collect();
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let config = json!({
-        "bootstrap": "main",
-        "vats": { "main": { "component": vat("copy") } },
-        "io": {
-            "in": { "type": "file", "path": input, "direction": "in" },
-            "out": { "type": "file", "path": output, "direction": "out" },
-        },
-    });
-    let config = scratch.config("files", config);
+    let config = copy_config(
+        &scratch,
+        "files",
+        json!({ "type": "file", "path": input, "direction": "in" }),
+        json!({ "type": "file", "path": output, "direction": "out" }),
+    );
     let exited = Host::run(&[&config]).wait();
     assert!(exited.status.success(), "{}", exited.log);
     assert_eq!(
@@ -203,15 +213,13 @@ fn binary_files_round_trip_through_a_bytes_channel() {
     let output = scratch.path("out.bin");
     let data = binary(3 * 1024 * 1024 + 7);
     std::fs::write(&input, &data).unwrap();
-    let config = json!({
-        "bootstrap": "main",
-        "vats": { "main": { "component": vat("copy") } },
-        "io": {
-            "in": { "type": "file", "path": input, "direction": "in", "unit": "bytes" },
-            "out": { "type": "file", "path": output, "direction": "out", "unit": "bytes" },
-        },
-    });
-    let exited = Host::run(&[&scratch.config("bytes", config)]).wait();
+    let config = copy_config(
+        &scratch,
+        "bytes",
+        json!({ "type": "file", "path": input, "direction": "in", "unit": "bytes" }),
+        json!({ "type": "file", "path": output, "direction": "out", "unit": "bytes" }),
+    );
+    let exited = Host::run(&[&config]).wait();
     assert!(exited.status.success(), "{}", exited.log);
     assert!(std::fs::read(&output).unwrap() == data, "the bytes differ");
 }
@@ -222,15 +230,13 @@ fn binary_streams_round_trip_over_sockets() {
     let upstream_path = scratch.path("up.sock");
     let upstream = UnixListener::bind(&upstream_path).unwrap();
     let out = scratch.path("out.sock");
-    let config = json!({
-        "bootstrap": "main",
-        "vats": { "main": { "component": vat("copy") } },
-        "io": {
-            "in": { "type": "connect", "path": upstream_path, "direction": "in", "unit": "bytes" },
-            "out": { "type": "socket", "path": out, "direction": "out", "unit": "bytes" },
-        },
-    });
-    let host = Host::run(&[&scratch.config("stream", config)]);
+    let config = copy_config(
+        &scratch,
+        "stream",
+        json!({ "type": "connect", "path": upstream_path, "direction": "in", "unit": "bytes" }),
+        json!({ "type": "socket", "path": out, "direction": "out", "unit": "bytes" }),
+    );
+    let host = Host::run(&[&config]);
     host.wait_for_log(&format!("listening on {}", out.display()));
     let mut reader = std::os::unix::net::UnixStream::connect(&out).unwrap();
     host.wait_for_log("client connected");

@@ -8,24 +8,14 @@ use std::time::Duration;
 use serde_json::json;
 use vathost::kernel::{Kernel, VatEnd};
 
-use crate::harness::{Client, Host, Scratch, single_vat_config, vat};
-
-fn echo_config(scratch: &Scratch, socket: &std::path::Path) -> std::path::PathBuf {
-    scratch.config(
-        "echo",
-        single_vat_config(
-            &vat("echo"),
-            json!({ "repl": { "type": "socket", "path": socket } }),
-        ),
-    )
-}
+use crate::harness::{Client, Host, Scratch, echo_config, single_vat_config, vat};
 
 #[test]
 fn a_live_socket_at_the_path_fails_the_launch_and_is_left_alone() {
     let scratch = Scratch::new();
     let socket = scratch.path("live.sock");
     let listener = UnixListener::bind(&socket).expect("bind");
-    let exited = Host::run(&[&echo_config(&scratch, &socket)]).wait();
+    let exited = Host::run(&[&echo_config(&scratch, "echo", &socket)]).wait();
     assert_eq!(exited.status.code(), Some(1), "{}", exited.log);
     assert!(
         exited
@@ -50,7 +40,7 @@ fn a_stale_socket_file_is_replaced() {
         socket.exists(),
         "the stale file stays after its listener is gone"
     );
-    let host = Host::run(&[&echo_config(&scratch, &socket)]);
+    let host = Host::run(&[&echo_config(&scratch, "echo", &socket)]);
     assert_eq!(Client::connect(&socket).exchange("fresh"), "fresh");
     host.wait_for_log("replacing stale socket file");
 }
@@ -60,7 +50,7 @@ fn a_path_that_is_not_a_socket_is_never_deleted() {
     let scratch = Scratch::new();
     let path = scratch.path("precious.txt");
     std::fs::write(&path, "keep me").expect("write");
-    let exited = Host::run(&[&echo_config(&scratch, &path)]).wait();
+    let exited = Host::run(&[&echo_config(&scratch, "echo", &path)]).wait();
     assert_eq!(exited.status.code(), Some(1), "{}", exited.log);
     assert!(
         exited.log.contains("exists and is not a socket"),
@@ -152,7 +142,7 @@ fn socket_files_get_mode_0600_unless_the_config_says_otherwise() {
 }
 
 fn spec(scratch: &Scratch, name: &str) -> vathost::config::SubclusterSpec {
-    let path = echo_config(scratch, &scratch.path(&format!("{name}.sock")));
+    let path = echo_config(scratch, name, &scratch.path(&format!("{name}.sock")));
     vathost::config::load(&path).expect("valid config")
 }
 

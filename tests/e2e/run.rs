@@ -2,19 +2,13 @@
 
 use serde_json::json;
 
-use crate::harness::{Client, Host, Scratch, single_vat_config, vat};
+use crate::harness::{Client, Host, Scratch, echo_config, single_vat_config, vat};
 
 #[test]
 fn echo_vat_echoes_lines_and_sigterm_removes_the_socket() {
     let scratch = Scratch::new();
     let socket = scratch.path("echo.sock");
-    let config = scratch.config(
-        "echo",
-        single_vat_config(
-            &vat("echo"),
-            json!({ "repl": { "type": "socket", "path": socket } }),
-        ),
-    );
+    let config = echo_config(&scratch, "echo", &socket);
     let host = Host::run(&[&config]);
     let mut client = Client::connect(&socket);
     assert_eq!(client.exchange("hello"), "hello");
@@ -39,13 +33,7 @@ fn echo_vat_echoes_lines_and_sigterm_removes_the_socket() {
 fn sigint_terminates_cleanly() {
     let scratch = Scratch::new();
     let socket = scratch.path("echo.sock");
-    let config = scratch.config(
-        "echo",
-        single_vat_config(
-            &vat("echo"),
-            json!({ "repl": { "type": "socket", "path": socket } }),
-        ),
-    );
+    let config = echo_config(&scratch, "echo", &socket);
     let host = Host::run(&[&config]);
     let mut client = Client::connect(&socket);
     assert_eq!(client.exchange("ping"), "ping");
