@@ -24,8 +24,8 @@ pub struct SubclusterSpec {
 }
 
 impl SubclusterSpec {
-    /// Whether any channel is the host's console, which only `vathost run` has.
-    pub fn uses_console(&self) -> Option<&ChannelSpec> {
+    /// The channel that is the host's console, which only `vathost run` has.
+    pub fn console_channel(&self) -> Option<&ChannelSpec> {
         self.channels
             .iter()
             .find(|channel| matches!(channel.kind, ChannelKind::Console))

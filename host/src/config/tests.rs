@@ -319,7 +319,7 @@ fn accepts_every_channel_kind_with_its_own_fields() {
     assert!(
         matches!(kind("input"), ChannelKind::File(file) if file.path == Path::new("/base/in.txt"))
     );
-    assert!(spec.uses_console().is_some());
+    assert!(spec.console_channel().is_some());
 }
 
 #[test]

@@ -238,7 +238,7 @@ async fn launch(kernel: &Arc<Kernel>, params: Value) -> Result<Value, Failure> {
         failure.data["problems"] = Value::Array(problems);
         failure
     })?;
-    if let Some(console) = spec.uses_console() {
+    if let Some(console) = spec.console_channel() {
         let field = format!("io.{}.type", console.name);
         let mut failure = Failure::new(
             ErrorCode::InvalidConfig,
@@ -267,13 +267,7 @@ async fn logs(kernel: &Arc<Kernel>, params: &Value) -> Result<Value, Failure> {
     let after = params.get("after").and_then(Value::as_u64).unwrap_or(0);
     let wait = params.get("wait").and_then(Value::as_bool).unwrap_or(false);
     let log = kernel.guest_log(id).map_err(kernel_failure)?;
-    let ended = |kernel: &Kernel| {
-        kernel
-            .status(id)
-            .map(|status| status.state == "ended")
-            .unwrap_or(true)
-    };
-    if wait && log.since(after).is_empty() && !ended(kernel) {
+    if wait && log.since(after).is_empty() && !kernel.has_ended(id) {
         let outcome = kernel.wait(id);
         tokio::select! {
             () = log.wait_after(after) => {}
@@ -281,7 +275,7 @@ async fn logs(kernel: &Arc<Kernel>, params: &Value) -> Result<Value, Failure> {
             () = tokio::time::sleep(LONG_POLL) => {}
         }
     }
-    Ok(json!({ "lines": log.since(after), "ended": ended(kernel) }))
+    Ok(json!({ "lines": log.since(after), "ended": kernel.has_ended(id) }))
 }
 
 fn subcluster_id(params: &Value) -> Result<SubclusterId, Failure> {

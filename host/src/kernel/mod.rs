@@ -38,6 +38,12 @@ impl std::fmt::Display for SubclusterId {
     }
 }
 
+impl serde::Serialize for SubclusterId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl std::str::FromStr for SubclusterId {
     type Err = std::num::ParseIntError;
 
@@ -61,7 +67,6 @@ pub struct ChannelInfo {
 /// What a caller learns from a successful launch.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Launched {
-    #[serde(serialize_with = "crate::kernel::serialize_display")]
     pub id: SubclusterId,
     pub name: String,
     pub channels: Vec<ChannelInfo>,
@@ -176,6 +181,11 @@ impl Kernel {
 
     pub fn status(&self, id: SubclusterId) -> Result<SubclusterStatus, KernelError> {
         self.registry.status(id)
+    }
+
+    /// Whether the subcluster has ended; an unknown one counts as ended.
+    pub fn has_ended(&self, id: SubclusterId) -> bool {
+        self.registry.has_ended(id)
     }
 
     /// The recent stdout and stderr lines of a subcluster's vats.
@@ -298,13 +308,6 @@ impl Started {
             endpoint.close().await;
         }
     }
-}
-
-pub(crate) fn serialize_display<S: serde::Serializer>(
-    value: &impl std::fmt::Display,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
 }
 
 async fn wait_for(

@@ -151,6 +151,10 @@ impl Registry {
         Ok(entry.info.status(entry.ended()))
     }
 
+    pub(super) fn has_ended(&self, id: SubclusterId) -> bool {
+        self.state().subclusters.get(&id).is_none_or(Entry::ended)
+    }
+
     pub(super) fn guest_log(&self, id: SubclusterId) -> Result<Arc<GuestLog>, KernelError> {
         self.state()
             .subclusters
