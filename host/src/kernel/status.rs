@@ -42,6 +42,15 @@ impl SubclusterInfo {
         }
     }
 
+    /// Marks every vat still without an end as stopped, and returns each
+    /// vat's end in config order.
+    pub fn settle(&self) -> Vec<(String, VatEnd)> {
+        let mut vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
+        vats.iter_mut()
+            .map(|(name, end)| (name.clone(), end.get_or_insert(VatEnd::Stopped).clone()))
+            .collect()
+    }
+
     pub fn status(&self, ended: bool) -> SubclusterStatus {
         let vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
         SubclusterStatus {

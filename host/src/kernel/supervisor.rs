@@ -65,7 +65,6 @@ pub(super) async fn supervise(
         names.insert(handle.id(), name);
     }
 
-    let mut ends: HashMap<String, VatEnd> = HashMap::new();
     loop {
         let joined = tokio::select! {
             biased;
@@ -96,8 +95,7 @@ pub(super) async fn supervise(
             _ => tracing::info!(vat = %vat, "vat returned"),
         }
         let bootstrap_failed = vat == spec.bootstrap && matches!(end, VatEnd::Failed(_));
-        info.vat_ended(&vat, end.clone());
-        ends.insert(vat, end);
+        info.vat_ended(&vat, end);
         if bootstrap_failed {
             tracing::error!("bootstrap vat failed: terminating the subcluster");
             break;
@@ -112,15 +110,7 @@ pub(super) async fn supervise(
     }
     registry.release_paths(info.id);
 
-    let vats = spec
-        .vats
-        .iter()
-        .map(|vat| {
-            let end = ends.remove(&vat.name).unwrap_or(VatEnd::Stopped);
-            info.vat_ended(&vat.name, end.clone());
-            (vat.name.clone(), end)
-        })
-        .collect();
+    let vats = info.settle();
     tracing::info!("subcluster ended");
     outcome.send_replace(Some(SubclusterOutcome { vats }));
 }
