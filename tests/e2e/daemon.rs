@@ -378,3 +378,39 @@ fn launch_takes_an_inline_config_over_the_protocol() {
     );
     daemon.stop();
 }
+
+#[test]
+fn status_sums_the_traffic_of_a_listeners_connections() {
+    let daemon = Daemon::start();
+    let socket = daemon.scratch.path("repl.sock");
+    let config = daemon.scratch.config(
+        "repl",
+        single_vat_config(
+            &vat("repl"),
+            json!({ "sessions": { "type": "listen", "path": socket } }),
+        ),
+    );
+    let id = daemon.launch(&config);
+    let mut first = Client::connect(&socket);
+    let mut second = Client::connect(&socket);
+    assert_eq!(first.exchange("set a 1"), "ok");
+    assert_eq!(second.exchange("set b 2"), "ok");
+    assert_eq!(second.exchange("get b"), "2");
+    drop(first);
+    daemon.host.wait_for_log("client gone");
+    let (code, output) = daemon.cli(&["status", &id, "--json"]);
+    assert_eq!(code, Some(0), "{output}");
+    let status: Value = serde_json::from_str(&output).unwrap();
+    let listener = &status[0]["channels"][0];
+    assert_eq!(listener["type"], json!("listen"));
+    assert_eq!(listener["clients_served"], json!(2));
+    assert_eq!(listener["client_connected"], json!(true));
+    assert_eq!(
+        listener["lines_in"],
+        json!(3),
+        "the ended connection's line counts too"
+    );
+    assert_eq!(listener["lines_out"], json!(3));
+    drop(second);
+    daemon.stop();
+}

@@ -85,6 +85,16 @@ pub struct ChannelStats {
     pub bytes_out: u64,
 }
 
+impl ChannelStats {
+    /// Adds another channel's lines and bytes to these.
+    pub fn add_traffic(&mut self, other: &ChannelStats) {
+        self.lines_in += other.lines_in;
+        self.bytes_in += other.bytes_in;
+        self.lines_out += other.lines_out;
+        self.bytes_out += other.bytes_out;
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     client_connected: std::sync::atomic::AtomicBool,

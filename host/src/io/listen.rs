@@ -26,6 +26,8 @@ pub struct Listener {
     served: AtomicU64,
     /// Every connection channel still alive, to close with the listener.
     connections: SyncMutex<Vec<Weak<Channel>>>,
+    /// Traffic of connections that have ended.
+    ended_traffic: SyncMutex<ChannelStats>,
 }
 
 struct Pending {
@@ -67,13 +69,35 @@ impl Listener {
         }
     }
 
-    /// Clients now connected and served so far; traffic is per connection.
+    /// Clients now connected and served so far, and the traffic of every
+    /// connection, ended or not.
     pub fn stats(&self) -> ChannelStats {
-        ChannelStats {
-            client_connected: self.active.load(Ordering::Relaxed) > 0,
-            clients_served: self.served.load(Ordering::Relaxed),
-            ..ChannelStats::default()
+        let mut total = *self
+            .ended_traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for connection in connections.iter().filter_map(Weak::upgrade) {
+            total.add_traffic(&connection.stats());
         }
+        total.client_connected = self.active.load(Ordering::Relaxed) > 0;
+        total.clients_served = self.served.load(Ordering::Relaxed);
+        total
+    }
+
+    /// A connection has ended: keep its traffic, forget the connection.
+    fn retire(&self, connection: &Arc<Channel>) {
+        self.ended_traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add_traffic(&connection.stats());
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|live| !std::ptr::eq(live.as_ptr(), Arc::as_ptr(connection)));
     }
 }
 
@@ -100,6 +124,7 @@ impl ListenChannel {
             active: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             connections: SyncMutex::new(Vec::new()),
+            ended_traffic: SyncMutex::new(ChannelStats::default()),
         });
         let acceptor = tokio::spawn(accept_connections(
             socket,
@@ -215,6 +240,7 @@ async fn accept_connections(
                 } => {}
             }
             listener.active.fetch_sub(1, Ordering::AcqRel);
+            listener.retire(&channel);
             tracing::info!(listener = listener.name(), connection = next, "client gone");
         });
     }
