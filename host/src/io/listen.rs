@@ -193,7 +193,9 @@ async fn accept_connections(
                 continue;
             }
         };
-        if listener.active.load(Ordering::Acquire) >= max_clients {
+        // A connection the vat has not accepted yet holds a queue slot even
+        // if its client has left, so both bounds are checked.
+        if listener.active.load(Ordering::Acquire) >= max_clients || pending.capacity() == 0 {
             turn_away(&listener, &stream, max_clients);
             continue;
         }
@@ -210,21 +212,17 @@ async fn accept_connections(
                 .attach_client(ClientWriter::new(next, Box::new(writer)))
                 .await;
         }
-        listener.active.fetch_add(1, Ordering::AcqRel);
-        listener.served.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut connections = listener
-                .connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            connections.retain(|connection| connection.strong_count() > 0);
-            connections.push(Arc::downgrade(&channel));
-        }
-        // Room is guaranteed: at most `max_clients` are active or pending.
+        // This loop is the queue's only sender and saw room above.
         if pending.try_send(channel.clone()).is_err() {
-            listener.active.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
+        listener.active.fetch_add(1, Ordering::AcqRel);
+        listener.served.fetch_add(1, Ordering::Relaxed);
+        listener
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::downgrade(&channel));
         tracing::info!(
             listener = listener.name(),
             connection = next,
