@@ -69,13 +69,10 @@ impl StreamChannel {
         .await)
     }
 
-    /// The host's stdin and stdout.
+    /// The host's stdin and stdout; `start` uses what the direction allows.
     pub async fn console(spec: &ChannelSpec) -> Self {
-        let writer: Option<Box<dyn AsyncWrite + Send + Unpin>> = match spec.direction {
-            Direction::In => None,
-            Direction::Out | Direction::InOut => Some(Box::new(tokio::io::stdout())),
-        };
-        Self::start(spec, None, Some(tokio::io::stdin()), writer, None).await
+        let stdout: Box<dyn AsyncWrite + Send + Unpin> = Box::new(tokio::io::stdout());
+        Self::start(spec, None, Some(tokio::io::stdin()), Some(stdout), None).await
     }
 
     /// `in`: the file's contents, then the end; `out`: appends, creating the
