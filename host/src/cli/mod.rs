@@ -120,12 +120,8 @@ pub fn is_input_error(error: &anyhow::Error) -> bool {
                     ..
                 })
             )
-            || matches!(
-                cause.downcast_ref::<vathost::kernel::LaunchError>(),
-                Some(
-                    vathost::kernel::LaunchError::Component { .. }
-                        | vathost::kernel::LaunchError::PathClaimed { .. }
-                )
-            )
+            || cause
+                .downcast_ref::<vathost::kernel::LaunchError>()
+                .is_some_and(vathost::kernel::LaunchError::is_config_error)
     })
 }

@@ -250,10 +250,10 @@ async fn launch(kernel: &Arc<Kernel>, params: Value) -> Result<Value, Failure> {
     match kernel.launch(spec).await {
         Ok(launched) => to_value(launched),
         Err(error) => {
-            let code = match error {
-                crate::kernel::LaunchError::Component { .. }
-                | crate::kernel::LaunchError::PathClaimed { .. } => ErrorCode::InvalidConfig,
-                _ => ErrorCode::LaunchFailed,
+            let code = if error.is_config_error() {
+                ErrorCode::InvalidConfig
+            } else {
+                ErrorCode::LaunchFailed
             };
             Err(Failure::from_error(code, &error))
         }

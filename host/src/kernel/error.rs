@@ -37,6 +37,14 @@ pub enum LaunchError {
     Internal(String),
 }
 
+impl LaunchError {
+    /// Whether the config is at fault (a component, a claimed path) rather
+    /// than something met while creating the subcluster.
+    pub fn is_config_error(&self) -> bool {
+        matches!(self, Self::Component { .. } | Self::PathClaimed { .. })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
     #[error(transparent)]
