@@ -26,4 +26,10 @@ impl Parameters {
         let value: serde_json::Value = serde_json::from_str(&self.json).ok()?;
         value.get(key)?.as_str().map(str::to_owned)
     }
+
+    /// One unsigned-integer field, when the parameters are an object that has it.
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        let value: serde_json::Value = serde_json::from_str(&self.json).ok()?;
+        value.get(key)?.as_u64()
+    }
 }

@@ -9,6 +9,7 @@
 pub mod bindings;
 pub mod config;
 pub mod daemon;
+pub mod files;
 pub mod io;
 pub mod kernel;
 pub mod runtime;

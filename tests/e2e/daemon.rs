@@ -76,6 +76,9 @@ impl Daemon {
 /// Sends raw bytes on the control socket and returns the response lines.
 fn raw_requests(control: &Path, bytes: &[u8], responses: usize) -> Vec<Value> {
     let mut stream = UnixStream::connect(control).unwrap();
+    stream
+        .set_read_timeout(Some(crate::harness::PATIENCE))
+        .unwrap();
     stream.write_all(bytes).unwrap();
     let mut reader = BufReader::new(stream);
     (0..responses)

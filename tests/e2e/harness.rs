@@ -100,6 +100,8 @@ pub fn vathost_output(args: &[&str], envs: &[(&str, &Path)]) -> (Option<i32>, St
 pub struct Host {
     child: Child,
     log: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr into `log`; they end with the process.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 pub struct Exited {
@@ -119,6 +121,7 @@ impl Host {
             .spawn()
             .expect("start vathost");
         let log = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -133,15 +136,19 @@ impl Host {
         .flatten()
         {
             let log = log.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     let mut log = log.lock().unwrap();
                     log.push_str(&line);
                     log.push('\n');
                 }
-            });
+            }));
         }
-        Self { child, log }
+        Self {
+            child,
+            log,
+            readers,
+        }
     }
 
     pub fn run(configs: &[&Path]) -> Self {
@@ -183,8 +190,10 @@ impl Host {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for vathost") {
-                // Let the log threads drain the pipes.
-                std::thread::sleep(Duration::from_millis(100));
+                // The pipes close with the process: the readers finish.
+                for reader in self.readers.drain(..) {
+                    reader.join().expect("log reader");
+                }
                 return Exited {
                     status,
                     log: self.log(),
@@ -199,6 +208,15 @@ impl Host {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.child.id())
+    }
+
     pub fn stop(self, signal: &str) -> Exited {
         self.signal(signal);
         self.wait()
@@ -210,6 +228,16 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process's resident memory, in KiB, from `/proc`.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status")
 }
 
 /// A client of a socket channel.
@@ -271,6 +299,11 @@ impl Client {
 
     pub fn writer(&self) -> UnixStream {
         self.writer.try_clone().expect("clone stream")
+    }
+
+    /// Every line until the host closes the connection.
+    pub fn recv_all(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.recv()).collect()
     }
 
     pub fn shutdown_write(&self) {

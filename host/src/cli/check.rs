@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use vathost::kernel::Kernel;
 use vathost::runtime::RuntimeOptions;
 
@@ -23,9 +22,13 @@ pub fn check(args: CheckArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCo
     let kernel = Kernel::new(options)?;
     for path in &args.configs {
         let spec = vathost::config::load(path)?;
-        kernel
-            .prepare(&spec)
-            .with_context(|| format!("invalid config {}", path.display()))?;
+        kernel.prepare(&spec).map_err(|error| match error {
+            // Already names the file and every field at fault.
+            vathost::kernel::LaunchError::Config(config) => anyhow::Error::new(config),
+            other => {
+                anyhow::Error::new(other).context(format!("invalid config {}", path.display()))
+            }
+        })?;
         println!(
             "{}: ok ({} vats, {} channels)",
             path.display(),

@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,19 +27,25 @@ pub struct DaemonArgs {
     /// Stay in the foreground and log to stderr as well as to the log file.
     #[arg(long)]
     foreground: bool,
+    /// Set by a detaching daemon for the process it starts, whose stderr is
+    /// the log file already.
+    #[arg(long, hide = true, requires = "foreground")]
+    detached: bool,
 }
 
 impl DaemonArgs {
-    /// The log file, when this process is the daemon itself.
+    /// The log file, when this process is the daemon itself and its stderr
+    /// is not already that file.
     pub fn log_file(&self) -> Option<std::path::PathBuf> {
-        self.foreground.then(|| self.home.dir().join(LOG_FILE))
+        (self.foreground && !self.detached).then(|| self.home.dir().join(LOG_FILE))
     }
 }
 
 pub async fn daemon(args: DaemonArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
     let home = args.home.dir();
     if !args.foreground {
-        return detach(&home);
+        let options = options.clone();
+        return tokio::task::spawn_blocking(move || detach(&home, &options)).await?;
     }
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -53,46 +60,81 @@ pub async fn daemon(args: DaemonArgs, options: &RuntimeOptions) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs this same command again with --foreground in its own process group,
-/// and waits until it answers on the control socket.
-fn detach(home: &std::path::Path) -> anyhow::Result<ExitCode> {
-    if ControlClient::connect(home).is_ok() {
+/// Starts `vathost daemon --foreground` for the same home and cache in its
+/// own process group, its output appended to the daemon's log, and waits
+/// until it answers on the control socket. If it exits first, what it said
+/// is shown.
+fn detach(home: &Path, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
+    let home = std::path::absolute(home)
+        .with_context(|| format!("cannot resolve the home {}", home.display()))?;
+    if ControlClient::connect(&home).is_ok() {
         bail!("a daemon is already running with home {}", home.display());
     }
+    vathost::daemon::create_home(&home)?;
+    let log_path = home.join(LOG_FILE);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open the log file {}", log_path.display()))?;
+    let log_start = log.metadata()?.len();
     let mut command = Command::new(std::env::current_exe()?);
     command
-        .args(std::env::args_os().skip(1))
-        .arg("--foreground")
-        .arg("--home")
-        .arg(home)
+        .args(["daemon", "--foreground", "--detached", "--home"])
+        .arg(&home);
+    match &options.cache_dir {
+        Some(dir) => command.arg("--cache-dir").arg(dir),
+        None => command.arg("--no-cache"),
+    };
+    command
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(log.try_clone()?)
+        .stderr(log);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn().context("cannot start the daemon")?;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        if ControlClient::connect(home).is_ok() {
+        if ControlClient::connect(&home).is_ok() {
             println!(
                 "vathost daemon started (pid {}); control socket {}; log {}",
                 child.id(),
-                vathost::daemon::control_socket(home).display(),
-                home.join(LOG_FILE).display()
+                vathost::daemon::control_socket(&home).display(),
+                log_path.display()
             );
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(status) = child.try_wait()? {
             bail!(
-                "the daemon exited ({status}) before it was ready; see {}",
-                home.join(LOG_FILE).display()
+                "the daemon exited ({status}) before it was ready; it said:\n{}",
+                said_since(&log_path, log_start)
             );
         }
         if Instant::now() > deadline {
+            let _ = child.kill();
             bail!(
-                "the daemon did not become ready within 30 s; see {}",
-                home.join(LOG_FILE).display()
+                "the daemon did not become ready within {} s and was stopped; it said:\n{}",
+                READY_TIMEOUT.as_secs(),
+                said_since(&log_path, log_start)
             );
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How long a starting daemon may take to open its control socket.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the log gained from `offset` on: the starting daemon's own words.
+fn said_since(log: &Path, offset: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = String::new();
+    let read = std::fs::File::open(log).and_then(|mut file| {
+        file.seek(SeekFrom::Start(offset))?;
+        file.take(64 * 1024).read_to_string(&mut text)
+    });
+    match read {
+        Ok(_) if !text.trim().is_empty() => text.trim_end().to_owned(),
+        Ok(_) => "(nothing)".to_owned(),
+        Err(error) => format!("(cannot read {}: {error})", log.display()),
     }
 }

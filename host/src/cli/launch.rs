@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::json;
 
 use super::home::HomeArgs;
 
@@ -26,16 +25,17 @@ pub fn launch(args: LaunchArgs) -> anyhow::Result<ExitCode> {
     let launched = args
         .home
         .connect()?
-        .call("launch", json!({ "config": path }))
+        .launch(&path)
         .with_context(|| format!("cannot launch {}", args.config.display()))?;
-    println!("{}", launched["id"].as_str().unwrap_or("?"));
-    for channel in launched["channels"].as_array().into_iter().flatten() {
+    println!("{}", launched.id);
+    for channel in &launched.channels {
+        let path = channel
+            .path
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |path| path.display().to_string());
         println!(
-            "  {} ({} {}): {}",
-            channel["name"].as_str().unwrap_or("?"),
-            channel["type"].as_str().unwrap_or("?"),
-            channel["direction"].as_str().unwrap_or("?"),
-            channel["path"].as_str().unwrap_or("-"),
+            "  {} ({} {}): {path}",
+            channel.name, channel.kind, channel.direction
         );
     }
     Ok(ExitCode::SUCCESS)

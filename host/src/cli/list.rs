@@ -1,10 +1,9 @@
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
-
 use super::home::HomeArgs;
 
-/// Lists the daemon's subclusters.
+/// Lists the daemon's subclusters: those running and the most recent ended
+/// ones.
 ///
 /// Example: vathost list --json
 #[derive(Debug, clap::Args)]
@@ -17,7 +16,7 @@ pub struct ListArgs {
 }
 
 pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let subclusters = args.home.connect()?.call("list", json!({}))?;
+    let subclusters = args.home.connect()?.list()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&subclusters)?);
         return Ok(ExitCode::SUCCESS);
@@ -26,21 +25,19 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         "{:<6} {:<20} {:<8} {:>5} {:>9} {:>8}",
         "ID", "NAME", "STATE", "VATS", "CHANNELS", "CLIENTS"
     );
-    for subcluster in subclusters.as_array().into_iter().flatten() {
-        let count = |key: &str| subcluster[key].as_array().map_or(0, Vec::len);
-        let clients = subcluster["channels"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|channel| channel["client_connected"] == Value::Bool(true))
+    for subcluster in &subclusters {
+        let clients = subcluster
+            .channels
+            .iter()
+            .filter(|channel| channel.stats.client_connected)
             .count();
         println!(
             "{:<6} {:<20} {:<8} {:>5} {:>9} {:>8}",
-            subcluster["id"].as_str().unwrap_or("?"),
-            subcluster["name"].as_str().unwrap_or("?"),
-            subcluster["state"].as_str().unwrap_or("?"),
-            count("vats"),
-            count("channels"),
+            subcluster.id,
+            subcluster.name,
+            subcluster.state.to_string(),
+            subcluster.vats.len(),
+            subcluster.channels.len(),
             clients,
         );
     }

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-use serde_json::json;
+use vathost::daemon::LogsParams;
+use vathost::kernel::SubclusterId;
 
 use super::home::HomeArgs;
 
@@ -12,7 +13,7 @@ pub struct LogsArgs {
     #[command(flatten)]
     home: HomeArgs,
     #[arg(value_name = "ID")]
-    id: String,
+    id: SubclusterId,
     /// Keep printing new output until the subcluster ends.
     #[arg(long, short)]
     follow: bool,
@@ -20,27 +21,21 @@ pub struct LogsArgs {
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut client = args.home.connect()?;
-    let mut after = 0;
-    let mut first = true;
-    loop {
+    let mut params = LogsParams {
+        id: args.id,
+        after: 0,
         // The first page comes at once; later ones wait for new output.
-        let wait = args.follow && !first;
-        first = false;
-        let page = client.call(
-            "logs",
-            json!({ "id": args.id, "after": after, "wait": wait }),
-        )?;
-        for line in page["lines"].as_array().into_iter().flatten() {
-            println!(
-                "[{} {}] {}",
-                line["vat"].as_str().unwrap_or("?"),
-                line["stream"].as_str().unwrap_or("?"),
-                line["text"].as_str().unwrap_or("")
-            );
-            after = after.max(line["seq"].as_u64().unwrap_or(after));
+        wait: false,
+    };
+    loop {
+        let page = client.logs(&params)?;
+        for line in &page.lines {
+            println!("[{} {}] {}", line.vat, line.stream, line.text);
+            params.after = params.after.max(line.seq);
         }
-        if !args.follow || page["ended"].as_bool().unwrap_or(true) {
+        if !args.follow || page.ended {
             return Ok(ExitCode::SUCCESS);
         }
+        params.wait = true;
     }
 }

@@ -39,7 +39,7 @@ pub async fn run(args: RunArgs, options: &RuntimeOptions) -> anyhow::Result<Exit
         match kernel.launch(spec).await {
             Ok(subcluster) => {
                 for channel in &subcluster.channels {
-                    let place = match (&channel.path, channel.kind) {
+                    let place = match (&channel.path, channel.kind.as_str()) {
                         (Some(path), "socket" | "listen") => {
                             format!("listening on {}", path.display())
                         }

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use vathost::kernel::SubclusterId;
 
 use super::home::HomeArgs;
 
@@ -14,56 +14,50 @@ pub struct StatusArgs {
     home: HomeArgs,
     /// One subcluster; all when left out.
     #[arg(value_name = "ID")]
-    id: Option<String>,
+    id: Option<SubclusterId>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let params = args
-        .id
-        .as_ref()
-        .map_or_else(|| json!({}), |id| json!({ "id": id }));
-    let subclusters = args.home.connect()?.call("status", params)?;
+    let subclusters = args.home.connect()?.status(args.id)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&subclusters)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let text = |value: &Value| value.as_str().unwrap_or("?").to_owned();
-    for subcluster in subclusters.as_array().into_iter().flatten() {
+    for subcluster in &subclusters {
         println!(
             "{} {} ({})",
-            text(&subcluster["id"]),
-            text(&subcluster["name"]),
-            text(&subcluster["state"])
+            subcluster.id, subcluster.name, subcluster.state
         );
-        for vat in subcluster["vats"].as_array().into_iter().flatten() {
-            let error = vat["error"]
-                .as_str()
+        for vat in &subcluster.vats {
+            let error = vat
+                .error
+                .as_deref()
                 .map(|error| format!(": {error}"))
                 .unwrap_or_default();
-            println!(
-                "  vat {}: {}{error}",
-                text(&vat["name"]),
-                text(&vat["state"])
-            );
+            println!("  vat {}: {}{error}", vat.name, vat.state);
         }
-        for channel in subcluster["channels"].as_array().into_iter().flatten() {
+        for channel in &subcluster.channels {
+            let (info, stats) = (&channel.info, &channel.stats);
+            let path = info
+                .path
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |path| path.display().to_string());
             println!(
-                "  channel {} ({}) {}: {}, in {} lines/{} bytes, out {} lines/{} bytes",
-                text(&channel["name"]),
-                text(&channel["direction"]),
-                text(&channel["path"]),
-                if channel["client_connected"] == Value::Bool(true) {
+                "  channel {} ({}) {path}: {}, in {} lines/{} bytes, out {} lines/{} bytes",
+                info.name,
+                info.direction,
+                if stats.client_connected {
                     "client connected"
                 } else {
                     "no client"
                 },
-                channel["lines_in"],
-                channel["bytes_in"],
-                channel["lines_out"],
-                channel["bytes_out"],
+                stats.lines_in,
+                stats.bytes_in,
+                stats.lines_out,
+                stats.bytes_out,
             );
         }
     }

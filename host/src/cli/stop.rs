@@ -2,7 +2,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde_json::json;
 
 use super::home::HomeArgs;
 
@@ -17,7 +16,7 @@ pub struct StopArgs {
 }
 
 pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
-    args.home.connect()?.call("shutdown", json!({}))?;
+    args.home.connect()?.shutdown()?;
     let socket = vathost::daemon::control_socket(&args.home.dir());
     let deadline = Instant::now() + Duration::from_secs(30);
     while socket.exists() {

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use serde_json::json;
+use vathost::kernel::SubclusterId;
 
 use super::home::HomeArgs;
 
@@ -14,21 +14,14 @@ pub struct TerminateArgs {
     home: HomeArgs,
     /// Subcluster id, as `vathost launch` or `vathost list` print it.
     #[arg(value_name = "ID")]
-    id: String,
+    id: SubclusterId,
 }
 
 pub fn terminate(args: TerminateArgs) -> anyhow::Result<ExitCode> {
-    let ended = args
-        .home
-        .connect()?
-        .call("terminate", json!({ "id": args.id }))?;
-    println!("terminated {}", args.id);
-    for vat in ended["vats"].as_array().into_iter().flatten() {
-        println!(
-            "  {}: {}",
-            vat["name"].as_str().unwrap_or("?"),
-            vat["end"].as_str().unwrap_or("?")
-        );
+    let ended = args.home.connect()?.terminate(args.id)?;
+    println!("terminated {}", ended.id);
+    for vat in &ended.vats {
+        println!("  {}: {}", vat.name, vat.end);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@
 //! reports every problem it finds, each with its field path.
 
 mod error;
+mod preflight;
 mod raw;
 mod spec;
 mod validate;
@@ -15,21 +16,32 @@ mod validate;
 use std::path::Path;
 
 pub use error::{ConfigError, Problem};
+pub use preflight::preflight;
 pub use spec::{
     ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES,
-    DEFAULT_VAT_MEMORY, DEFAULT_VAT_TABLE_ELEMENTS, Direction, FileSpec, ListenSpec, SocketSpec,
-    SubclusterSpec, Unit, VatLimits, VatSpec,
+    DEFAULT_VAT_HANDLES, DEFAULT_VAT_MEMORY, DEFAULT_VAT_TABLE_ELEMENTS, Direction, FileSpec,
+    ListenSpec, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
 };
 pub use validate::MAX_SOCKET_PATH;
+
+/// The largest config file read; a config is a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads, parses and validates the cluster config at `path`.
 ///
 /// Relative paths inside the config (components, sockets) are resolved against
 /// the directory that holds the config file.
 pub fn load(path: &Path) -> Result<SubclusterSpec, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read_error = |source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
+    };
+    let bytes = crate::files::read_regular(path, MAX_CONFIG_BYTES).map_err(read_error)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8",
+        ))
     })?;
     let base = absolute_parent(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
@@ -39,14 +51,35 @@ pub fn load(path: &Path) -> Result<SubclusterSpec, ConfigError> {
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "subcluster".to_owned());
-    from_json(&text, &name, &base).map_err(|error| error.in_file(path))
+    let mut spec = from_json(&text, &name, &base).map_err(|error| error.in_file(path))?;
+    spec.source = Some(path.to_path_buf());
+    Ok(spec)
 }
 
 /// Parses and validates a config given as JSON text. `base` resolves relative
 /// paths; `name` names the subcluster in logs.
 pub fn from_json(text: &str, name: &str, base: &Path) -> Result<SubclusterSpec, ConfigError> {
-    let raw = raw::parse(text)?;
-    validate::validate(raw, name, base)
+    let (raw, mut problems) = raw::parse(text)?;
+    match validate::validate(raw, name, base) {
+        Ok(spec) if problems.is_empty() => Ok(spec),
+        Ok(_) => Err(ConfigError::Invalid {
+            file: None,
+            problems,
+        }),
+        Err(error) => {
+            // A value reported as malformed was taken out before validation,
+            // which may then call it missing: one problem per field.
+            for problem in error.problems() {
+                if !problems.iter().any(|known| known.field == problem.field) {
+                    problems.push(problem);
+                }
+            }
+            Err(ConfigError::Invalid {
+                file: None,
+                problems,
+            })
+        }
+    }
 }
 
 fn absolute_parent(path: &Path) -> std::io::Result<std::path::PathBuf> {

@@ -9,7 +9,11 @@ use super::{ConfigError, Problem};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawCluster {
-    pub bootstrap: String,
+    // Required fields are checked in validation, so that a missing one is
+    // reported with every other problem rather than alone.
+    #[serde(default)]
+    pub bootstrap: Option<String>,
+    #[serde(default)]
     pub vats: BTreeMap<String, RawVat>,
     /// Kernel services offered to the bootstrap vat. vathost offers none yet;
     /// the field is accepted for ocap-kernel compatibility and must be empty.
@@ -22,7 +26,8 @@ pub(super) struct RawCluster {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawVat {
-    pub component: String,
+    #[serde(default)]
+    pub component: Option<String>,
     #[serde(default)]
     pub parameters: Option<serde_json::Value>,
     #[serde(default)]
@@ -38,9 +43,12 @@ pub(super) struct RawLimits {
     /// Cap on each linear memory: `"64MiB"` or bytes.
     #[serde(default)]
     pub memory: Option<ByteCount>,
-    /// Cap on each table, in elements.
+    /// Cap on the tables, in elements.
     #[serde(default)]
     pub table_elements: Option<u32>,
+    /// Host handles the vat may hold at once.
+    #[serde(default)]
+    pub handles: Option<u32>,
     /// CPU time the vat may spend running wasm, in milliseconds.
     #[serde(default)]
     pub cpu_ms: Option<u64>,
@@ -52,8 +60,8 @@ pub(super) struct RawLimits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawChannel {
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
     #[serde(default)]
     pub path: Option<String>,
     #[serde(default)]
@@ -108,21 +116,208 @@ impl<'de> Deserialize<'de> for ByteCount {
     }
 }
 
-pub(super) fn parse(text: &str) -> Result<RawCluster, ConfigError> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = match error.path().to_string() {
-            dot if dot == "." => String::new(),
-            path => path,
-        };
-        ConfigError::Parse {
+/// Parses the config, reporting every problem at once: JSON syntax stops
+/// the parse, but each unknown field (with the nearest known one) and each
+/// value of the wrong type is reported with its path, and the rest of the
+/// config is still read. Returns the config without the faulty values, and
+/// the problems found.
+pub(super) fn parse(text: &str) -> Result<(RawCluster, Vec<Problem>), ConfigError> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| ConfigError::Parse {
             file: None,
-            problem: Problem::new(field, error.inner().to_string()),
+            problem: Problem::new("", error.to_string()),
+        })?;
+    let mut problems = Vec::new();
+    remove_unknown_fields(&mut value, &mut problems);
+    // Each round reports one wrong value and takes it out; every value can be
+    // taken out at most once.
+    loop {
+        match serde_path_to_error::deserialize::<_, RawCluster>(&value) {
+            Ok(raw) => return Ok((raw, problems)),
+            Err(error) => {
+                let segments: Vec<_> = error.path().iter().cloned().collect();
+                problems.push(Problem::new(
+                    field_path(&segments),
+                    error.inner().to_string(),
+                ));
+                if segments.is_empty() || !remove_at(&mut value, &segments) {
+                    let first = problems.remove(0);
+                    return Err(if problems.is_empty() {
+                        ConfigError::Parse {
+                            file: None,
+                            problem: first,
+                        }
+                    } else {
+                        problems.insert(0, first);
+                        ConfigError::Invalid {
+                            file: None,
+                            problems,
+                        }
+                    });
+                }
+            }
         }
-    })?;
-    deserializer.end().map_err(|error| ConfigError::Parse {
-        file: None,
-        problem: Problem::new("", error.to_string()),
-    })?;
-    Ok(parsed)
+    }
+}
+
+/// `vats.main.io[0]`, as validation writes paths.
+fn field_path(segments: &[serde_path_to_error::Segment]) -> String {
+    use serde_path_to_error::Segment;
+    let mut path = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Segment::Unknown => path.push_str(".?"),
+        }
+    }
+    path
+}
+
+fn remove_at(value: &mut serde_json::Value, segments: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut current = value;
+    for segment in parents {
+        let next = match (segment, current) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => map.get_mut(key),
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        current = next;
+    }
+    match (last, current) {
+        (Segment::Map { key }, serde_json::Value::Object(map)) => map.remove(key).is_some(),
+        (Segment::Seq { index }, serde_json::Value::Array(items)) if *index < items.len() => {
+            // Keep the indices of later entries: blank this one out.
+            items[*index] = serde_json::Value::Null;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Reports and removes fields no config struct has, at every level.
+fn remove_unknown_fields(value: &mut serde_json::Value, problems: &mut Vec<Problem>) {
+    let Some(top) = value.as_object_mut() else {
+        return;
+    };
+    remove_unknown(top, "", fields::<RawCluster>(), problems);
+    if let Some(vats) = top.get_mut("vats").and_then(|vats| vats.as_object_mut()) {
+        for (name, vat) in vats {
+            let Some(vat) = vat.as_object_mut() else {
+                continue;
+            };
+            let path = format!("vats.{name}");
+            remove_unknown(vat, &path, fields::<RawVat>(), problems);
+            if let Some(limits) = vat
+                .get_mut("limits")
+                .and_then(|limits| limits.as_object_mut())
+            {
+                remove_unknown(
+                    limits,
+                    &format!("{path}.limits"),
+                    fields::<RawLimits>(),
+                    problems,
+                );
+            }
+        }
+    }
+    if let Some(io) = top.get_mut("io").and_then(|io| io.as_object_mut()) {
+        for (name, channel) in io {
+            if let Some(channel) = channel.as_object_mut() {
+                remove_unknown(
+                    channel,
+                    &format!("io.{name}"),
+                    fields::<RawChannel>(),
+                    problems,
+                );
+            }
+        }
+    }
+}
+
+fn remove_unknown(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    known: &[&str],
+    problems: &mut Vec<Problem>,
+) {
+    let unknown: Vec<String> = object
+        .keys()
+        .filter(|key| !known.contains(&key.as_str()))
+        .cloned()
+        .collect();
+    for key in unknown {
+        object.remove(&key);
+        let field = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let message = match nearest(&key, known) {
+            Some(near) => format!("unknown field `{key}`; did you mean `{near}`?"),
+            None => format!(
+                "unknown field `{key}`; expected one of {}",
+                known
+                    .iter()
+                    .map(|known| format!("`{known}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        problems.push(Problem::new(field, message));
+    }
+}
+
+/// The known field a misspelt one most likely meant.
+fn nearest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (strsim::levenshtein(unknown, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// The field names serde knows for `T`, asked of `T`'s own `Deserialize`.
+fn fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+    let mut names: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut names));
+    names
+}
+
+/// A deserializer that only records the field names a struct asks for.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("field names only"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("field names only"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
 }

@@ -10,13 +10,18 @@ pub const DEFAULT_QUEUE_LINES: u32 = 256;
 /// Linear memory a vat may grow each of its memories to unless its config
 /// says otherwise.
 pub const DEFAULT_VAT_MEMORY: u64 = 128 * 1024 * 1024;
-/// Table elements a vat may grow each of its tables to by default.
+/// Table elements a vat may grow its tables to, together, by default.
 pub const DEFAULT_VAT_TABLE_ELEMENTS: u32 = 20_000;
+/// Host handles (channels, listeners, streams, pollables) a vat may hold at
+/// once by default.
+pub const DEFAULT_VAT_HANDLES: u32 = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct SubclusterSpec {
     /// A name for logs, from the config file's name.
     pub name: String,
+    /// The config file, when it came from one.
+    pub source: Option<PathBuf>,
     pub bootstrap: String,
     /// In the config's order of names; the bootstrap vat is among them.
     pub vats: Vec<VatSpec>,
@@ -46,10 +51,12 @@ pub struct VatSpec {
 /// What one vat may use; exceeding any of these ends that vat alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VatLimits {
-    /// Bytes of each linear memory.
+    /// Bytes of linear memory, all memories together.
     pub memory: u64,
-    /// Elements of each table.
+    /// Table elements, all tables together.
     pub table_elements: u32,
+    /// Host handles held at once (resource table entries).
+    pub handles: u32,
     /// Time spent running wasm, if bounded.
     pub cpu: Option<std::time::Duration>,
 }
@@ -59,6 +66,7 @@ impl Default for VatLimits {
         Self {
             memory: DEFAULT_VAT_MEMORY,
             table_elements: DEFAULT_VAT_TABLE_ELEMENTS,
+            handles: DEFAULT_VAT_HANDLES,
             cpu: None,
         }
     }
@@ -74,12 +82,22 @@ pub struct ChannelSpec {
     pub kind: ChannelKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     In,
     Out,
     InOut,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::In => "in",
+            Self::Out => "out",
+            Self::InOut => "inout",
+        })
+    }
 }
 
 impl Direction {

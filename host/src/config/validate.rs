@@ -25,6 +25,10 @@ const MAX_RETRY_ATTEMPTS: u32 = 1_000;
 const MAX_RETRY_DELAY_MS: u64 = 60_000;
 /// The most a wasm32 linear memory can address.
 const MAX_VAT_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
+/// Handles: enough for a few channels and their pollables, and at most what
+/// keeps the host's share per vat small (SECURITY.md).
+const MIN_VAT_HANDLES: u32 = 16;
+const MAX_VAT_HANDLES: u32 = 1_000_000;
 /// Smallest memory limit: one wasm page.
 const MIN_VAT_MEMORY: u64 = 64 * 1024;
 
@@ -38,15 +42,20 @@ pub(super) fn validate(
     if raw.vats.is_empty() {
         problems.push(Problem::new("vats", "a subcluster needs at least one vat"));
     }
-    if !raw.vats.contains_key(&raw.bootstrap) {
-        problems.push(Problem::new(
+    let bootstrap = raw.bootstrap.clone().unwrap_or_default();
+    match &raw.bootstrap {
+        None => problems.push(Problem::new(
+            "bootstrap",
+            "missing: name the vat that receives every channel",
+        )),
+        Some(bootstrap) if !raw.vats.contains_key(bootstrap) => problems.push(Problem::new(
             "bootstrap",
             format!(
-                "`{}` is not a vat of this config (vats: {})",
-                raw.bootstrap,
+                "`{bootstrap}` is not a vat of this config (vats: {})",
                 names(raw.vats.keys())
             ),
-        ));
+        )),
+        Some(_) => {}
     }
     for (index, service) in raw.services.iter().enumerate() {
         problems.push(Problem::new(
@@ -102,7 +111,8 @@ pub(super) fn validate(
                 "a vat name must be 1 to 64 of the characters A-Z a-z 0-9 _ - .",
             ));
         }
-        if vat.component.trim().is_empty() {
+        let component = vat.component.as_deref().unwrap_or_default();
+        if component.trim().is_empty() {
             problems.push(Problem::new(
                 format!("{field}.component"),
                 "must name a component file",
@@ -128,7 +138,7 @@ pub(super) fn validate(
         }
         // The bootstrap vat holds every channel of its subcluster; any other
         // vat exactly those its own `io` list names.
-        let channels = if *vat_name == raw.bootstrap {
+        let channels = if *vat_name == bootstrap {
             raw.io.keys().cloned().collect()
         } else {
             vat.io.clone()
@@ -141,7 +151,7 @@ pub(super) fn validate(
         let limits = vat_limits(vat.limits.as_ref(), &field, &mut problems);
         vats.push(VatSpec {
             name: vat_name.clone(),
-            component: base.join(&vat.component),
+            component: base.join(component),
             parameters,
             channels,
             limits,
@@ -151,7 +161,8 @@ pub(super) fn validate(
     if problems.is_empty() {
         Ok(SubclusterSpec {
             name: name.to_owned(),
-            bootstrap: raw.bootstrap,
+            source: None,
+            bootstrap,
             vats,
             channels,
         })
@@ -179,6 +190,16 @@ fn vat_limits(raw: Option<&RawLimits>, field: &str, problems: &mut Vec<Problem>)
     if let Some(elements) = raw.table_elements {
         limits.table_elements = elements;
     }
+    match raw.handles {
+        Some(handles) if (MIN_VAT_HANDLES..=MAX_VAT_HANDLES).contains(&handles) => {
+            limits.handles = handles;
+        }
+        Some(handles) => problems.push(Problem::new(
+            format!("{field}.limits.handles"),
+            format!("{handles} is outside {MIN_VAT_HANDLES} to {MAX_VAT_HANDLES}"),
+        )),
+        None => {}
+    }
     match raw.cpu_ms {
         Some(0) => problems.push(Problem::new(
             format!("{field}.limits.cpu-ms"),
@@ -198,6 +219,13 @@ fn channel_spec(
     problems: &mut Vec<Problem>,
 ) -> Option<ChannelSpec> {
     let before = problems.len();
+    let Some(kind) = raw.kind.as_deref() else {
+        problems.push(Problem::new(
+            format!("{field}.type"),
+            "missing: one of `socket`, `listen`, `connect`, `console`, `file`",
+        ));
+        return None;
+    };
     if !is_simple_name(name) {
         problems.push(Problem::new(
             field,
@@ -218,7 +246,7 @@ fn channel_spec(
     };
     let unit = match raw.unit.as_deref() {
         None | Some("line") => Unit::Line,
-        Some("bytes") if raw.kind == "console" => {
+        Some("bytes") if kind == "console" => {
             problems.push(Problem::new(
                 format!("{field}.unit"),
                 "the console carries lines only",
@@ -235,7 +263,7 @@ fn channel_spec(
         }
     };
     let only_for = |key: &str, present: bool, kind: &str, problems: &mut Vec<Problem>| {
-        if present && raw.kind != kind {
+        if present && raw.kind.as_deref() != Some(kind) {
             problems.push(Problem::new(
                 format!("{field}.{key}"),
                 format!("`{key}` applies to `{kind}` channels only"),
@@ -255,7 +283,7 @@ fn channel_spec(
         "connect",
         problems,
     );
-    if raw.mode.is_some() && !matches!(raw.kind.as_str(), "socket" | "listen") {
+    if raw.mode.is_some() && !matches!(kind, "socket" | "listen") {
         problems.push(Problem::new(
             format!("{field}.mode"),
             "`mode` applies to the sockets the host creates (`socket`, `listen`)",
@@ -285,7 +313,7 @@ fn channel_spec(
             DEFAULT_QUEUE_LINES
         }
     };
-    let kind = match raw.kind.as_str() {
+    let kind = match kind {
         "socket" => socket_spec(raw, field, base, problems).map(ChannelKind::Socket),
         "listen" => listen_spec(raw, field, base, problems).map(ChannelKind::Listen),
         "connect" => connect_spec(raw, field, base, problems).map(ChannelKind::Connect),
@@ -440,7 +468,10 @@ fn socket_path(
     let Some(path) = raw.path.as_deref().filter(|path| !path.is_empty()) else {
         problems.push(Problem::new(
             format!("{field}.path"),
-            format!("a {} channel needs a `path`", raw.kind),
+            format!(
+                "a {} channel needs a `path`",
+                raw.kind.as_deref().unwrap_or("")
+            ),
         ));
         return None;
     };

@@ -4,9 +4,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
 
 use super::ErrorCode;
+use super::protocol::{
+    ConfigSource, LaunchParams, LogsPage, LogsParams, Response, SubclusterParams, Terminated,
+    method,
+};
+use crate::kernel::{Launched, SubclusterId, SubclusterStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -39,6 +46,10 @@ pub struct RemoteCause {
     next: Option<Box<RemoteCause>>,
 }
 
+/// How long the daemon may take to answer a call; a `logs` wait is
+/// answered within 10 s, and a launch or terminate within its own bounds.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub struct ControlClient {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
@@ -53,6 +64,8 @@ impl ControlClient {
                 source,
             }
         })?;
+        stream.set_read_timeout(Some(CALL_TIMEOUT))?;
+        stream.set_write_timeout(Some(CALL_TIMEOUT))?;
         Ok(Self {
             writer: stream.try_clone()?,
             reader: BufReader::new(stream),
@@ -60,8 +73,48 @@ impl ControlClient {
         })
     }
 
+    /// Launches the config file at `path` (made absolute here).
+    pub fn launch(&mut self, path: &Path) -> Result<Launched, RemoteError> {
+        let params = LaunchParams {
+            config: ConfigSource::Path(path.to_path_buf()),
+            base: None,
+            name: None,
+        };
+        self.call(method::LAUNCH, &params)
+    }
+
+    pub fn terminate(&mut self, id: SubclusterId) -> Result<Terminated, RemoteError> {
+        self.call(method::TERMINATE, &SubclusterParams { id: Some(id) })
+    }
+
+    pub fn list(&mut self) -> Result<Vec<SubclusterStatus>, RemoteError> {
+        self.call(method::LIST, &SubclusterParams { id: None })
+    }
+
+    /// One subcluster's status, or every subcluster's.
+    pub fn status(
+        &mut self,
+        id: Option<SubclusterId>,
+    ) -> Result<Vec<SubclusterStatus>, RemoteError> {
+        self.call(method::STATUS, &SubclusterParams { id })
+    }
+
+    pub fn logs(&mut self, params: &LogsParams) -> Result<LogsPage, RemoteError> {
+        self.call(method::LOGS, params)
+    }
+
+    /// Asks the daemon to terminate everything and exit.
+    pub fn shutdown(&mut self) -> Result<(), RemoteError> {
+        self.call::<Option<()>>(method::SHUTDOWN, &serde_json::Map::new())
+            .map(drop)
+    }
+
     /// Calls `method` and waits for its result.
-    pub fn call(&mut self, method: &str, params: Value) -> Result<Value, RemoteError> {
+    fn call<T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        params: &impl Serialize,
+    ) -> Result<T, RemoteError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut request =
@@ -74,31 +127,25 @@ impl ControlClient {
                 "the daemon closed the connection".to_owned(),
             ));
         }
-        let mut response: Value = serde_json::from_str(&line)
-            .map_err(|error| RemoteError::Protocol(error.to_string()))?;
-        if let Some(error) = response.get("error") {
-            let causes: Vec<String> = error["data"]["causes"]
-                .as_array()
-                .map(|causes| {
-                    causes
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let cause = causes.into_iter().rev().fold(None, |next, message| {
+        let response: Response<T> = serde_json::from_str(&line)
+            .map_err(|error| RemoteError::Protocol(format!("{error}: {}", line.trim_end())))?;
+        if let Some(error) = response.error {
+            let data = error.data.unwrap_or_default();
+            let cause = data.causes.into_iter().rev().fold(None, |next, message| {
                 Some(Box::new(RemoteCause { message, next }))
             });
             return Err(RemoteError::Failed {
-                code: error["code"].as_i64().and_then(ErrorCode::from_code),
-                message: error["message"]
-                    .as_str()
-                    .unwrap_or("unknown error")
-                    .to_owned(),
+                code: ErrorCode::from_code(error.code),
+                message: error.message,
                 cause,
             });
         }
-        Ok(response["result"].take())
+        // A null result (`shutdown`) reads as `None` for `Option<()>`.
+        match response.result {
+            Some(result) => Ok(result),
+            None => serde_json::from_value(serde_json::Value::Null).map_err(|_| {
+                RemoteError::Protocol(format!("a response without a result: {}", line.trim_end()))
+            }),
+        }
     }
 }

@@ -8,8 +8,12 @@ mod server;
 use std::path::{Path, PathBuf};
 
 pub use client::{ControlClient, RemoteError};
-pub use protocol::{ErrorCode, MAX_REQUEST};
-pub use server::serve;
+pub use protocol::{
+    ConfigSource, ErrorCode, ErrorData, ErrorObject, LaunchParams, LogsPage, LogsParams,
+    MAX_REQUEST, ProblemReport, Response, SubclusterParams, Terminated, VatEndReport, method,
+};
+pub use server::{MAX_CONNECTIONS, RESPONSE_TIMEOUT};
+pub use server::{create_home, serve};
 
 /// The control socket's name inside the home directory.
 pub const CONTROL_SOCKET: &str = "control.sock";

@@ -4,13 +4,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::kernel::{Kernel, KernelError, SubclusterId, VatEnd};
+use crate::config::ConfigError;
+use crate::kernel::{Kernel, KernelError, LaunchError, Launched, SubclusterId, VatEnd};
+use crate::runtime::GuestLine;
 
 /// The largest request line the daemon reads; longer ones are refused.
-pub const MAX_REQUEST: u32 = 1024 * 1024;
+pub const MAX_REQUEST: u32 = 256 * 1024;
 /// How long a `logs` call with `wait` may hold the connection.
 const LONG_POLL: Duration = Duration::from_secs(10);
 
@@ -26,6 +28,8 @@ pub enum ErrorCode {
     UnknownSubcluster = -32001,
     /// The config is invalid; `data.problems` lists each problem.
     InvalidConfig = -32002,
+    /// Every control connection is in the middle of a call.
+    Busy = -32003,
 }
 
 impl ErrorCode {
@@ -38,10 +42,115 @@ impl ErrorCode {
             Self::LaunchFailed,
             Self::UnknownSubcluster,
             Self::InvalidConfig,
+            Self::Busy,
         ]
         .into_iter()
         .find(|known| *known as i64 == code)
     }
+}
+
+/// The methods, by name on the wire.
+pub mod method {
+    pub const LAUNCH: &str = "launch";
+    pub const TERMINATE: &str = "terminate";
+    pub const LIST: &str = "list";
+    pub const STATUS: &str = "status";
+    pub const LOGS: &str = "logs";
+    pub const SHUTDOWN: &str = "shutdown";
+}
+
+/// `launch`: a config file (absolute path), or a config object with the
+/// absolute directory its relative paths are resolved against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchParams {
+    pub config: ConfigSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigSource {
+    Path(PathBuf),
+    Inline(serde_json::Map<String, Value>),
+}
+
+/// `terminate` and `logs` name one subcluster; `status` may.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubclusterParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<SubclusterId>,
+}
+
+/// `logs`: lines after `after`; with `wait`, the call is held until there is
+/// one, the subcluster ends, or 10 s pass.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsParams {
+    pub id: SubclusterId,
+    #[serde(default)]
+    pub after: u64,
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// `terminate`'s result: how each vat ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Terminated {
+    pub id: SubclusterId,
+    pub vats: Vec<VatEndReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VatEndReport {
+    pub name: String,
+    /// `returned`, `stopped` or `failed: CAUSE`.
+    pub end: String,
+}
+
+/// `logs`' result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogsPage {
+    pub lines: Vec<GuestLine>,
+    pub ended: bool,
+}
+
+/// An error response's `error` member.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorObject {
+    pub code: i64,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<ErrorData>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ErrorData {
+    /// The chain of causes, outermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
+    /// For an invalid config: each problem with its field path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<ProblemReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProblemReport {
+    pub field: String,
+    pub message: String,
+}
+
+/// A response as the client reads it.
+#[derive(Debug, Deserialize)]
+pub struct Response<T> {
+    #[serde(default = "Option::default")]
+    pub result: Option<T>,
+    #[serde(default)]
+    pub error: Option<ErrorObject>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +168,7 @@ struct Request {
 pub(super) struct Failure {
     code: ErrorCode,
     message: String,
-    data: Value,
+    data: ErrorData,
 }
 
 impl Failure {
@@ -67,22 +176,38 @@ impl Failure {
         Self {
             code,
             message: message.into(),
-            data: Value::Null,
+            data: ErrorData::default(),
         }
     }
 
     fn from_error(code: ErrorCode, error: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = Vec::new();
+        let mut causes = Vec::new();
         let mut cause = error.source();
         while let Some(next) = cause {
-            chain.push(next.to_string());
+            causes.push(next.to_string());
             cause = next.source();
         }
         Self {
             code,
             message: error.to_string(),
-            data: json!({ "causes": chain }),
+            data: ErrorData {
+                causes,
+                problems: Vec::new(),
+            },
         }
+    }
+
+    fn invalid_config(error: &ConfigError) -> Self {
+        let mut failure = Self::from_error(ErrorCode::InvalidConfig, error);
+        failure.data.problems = error
+            .problems()
+            .into_iter()
+            .map(|problem| ProblemReport {
+                field: problem.field,
+                message: problem.message,
+            })
+            .collect();
+        failure
     }
 }
 
@@ -116,7 +241,7 @@ pub(super) async fn handle_line(kernel: &Arc<Kernel>, line: &str) -> (Option<Val
             return (Some(error_response(id_hint, failure)), After::Continue);
         }
     };
-    let after = if request.method == "shutdown" {
+    let after = if request.method == method::SHUTDOWN {
         After::Shutdown
     } else {
         After::Continue
@@ -133,10 +258,12 @@ pub(super) async fn handle_line(kernel: &Arc<Kernel>, line: &str) -> (Option<Val
 }
 
 pub(super) fn error_response(id: Value, failure: Failure) -> Value {
-    let mut error = json!({ "code": failure.code as i64, "message": failure.message });
-    if !failure.data.is_null() {
-        error["data"] = failure.data;
-    }
+    let has_data = !failure.data.causes.is_empty() || !failure.data.problems.is_empty();
+    let error = ErrorObject {
+        code: failure.code as i64,
+        message: failure.message,
+        data: has_data.then_some(failure.data),
+    };
     json!({ "jsonrpc": "2.0", "id": id, "error": error })
 }
 
@@ -157,30 +284,29 @@ pub(super) fn not_utf8() -> Value {
     )
 }
 
-async fn dispatch(kernel: &Arc<Kernel>, method: &str, params: Value) -> Result<Value, Failure> {
-    match method {
-        "launch" => launch(kernel, params).await,
-        "terminate" => {
-            let id = subcluster_id(&params)?;
+async fn dispatch(kernel: &Arc<Kernel>, name: &str, params: Value) -> Result<Value, Failure> {
+    match name {
+        method::LAUNCH => to_value(launch(kernel, params_of(params)?).await?),
+        method::TERMINATE => {
+            let id = required_id(params_of::<SubclusterParams>(params)?)?;
             let outcome = kernel.terminate(id).await.map_err(kernel_failure)?;
-            let vats: Vec<Value> = outcome
+            let vats = outcome
                 .vats
                 .iter()
-                .map(|(vat, end)| json!({ "name": vat, "end": describe(end) }))
+                .map(|(vat, end)| VatEndReport {
+                    name: vat.clone(),
+                    end: describe(end),
+                })
                 .collect();
-            Ok(json!({ "id": id.to_string(), "vats": vats }))
+            to_value(Terminated { id, vats })
         }
-        "list" => to_value(kernel.list()),
-        "status" => match params.get("id") {
-            None | Some(Value::Null) => to_value(kernel.list()),
-            Some(_) => to_value(vec![
-                kernel
-                    .status(subcluster_id(&params)?)
-                    .map_err(kernel_failure)?,
-            ]),
+        method::LIST => to_value(kernel.list()),
+        method::STATUS => match params_of::<SubclusterParams>(params)?.id {
+            None => to_value(kernel.list()),
+            Some(id) => to_value(vec![kernel.status(id).map_err(kernel_failure)?]),
         },
-        "logs" => logs(kernel, &params).await,
-        "shutdown" => Ok(Value::Null),
+        method::LOGS => to_value(logs(kernel, params_of(params)?).await?),
+        method::SHUTDOWN => Ok(Value::Null),
         other => Err(Failure::new(
             ErrorCode::MethodNotFound,
             format!(
@@ -190,24 +316,39 @@ async fn dispatch(kernel: &Arc<Kernel>, method: &str, params: Value) -> Result<V
     }
 }
 
-/// `{"config": "/abs/path.json"}` or `{"config": {...}, "base": "/abs/dir", "name": "x"}`.
-async fn launch(kernel: &Arc<Kernel>, params: Value) -> Result<Value, Failure> {
-    let spec = match params.get("config") {
-        Some(Value::String(path)) => {
-            let path = PathBuf::from(path);
+/// A method's params, absent params read as `{}`.
+fn params_of<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, Failure> {
+    let params = if params.is_null() { json!({}) } else { params };
+    serde_json::from_value(params)
+        .map_err(|error| Failure::new(ErrorCode::InvalidParams, format!("invalid params: {error}")))
+}
+
+fn required_id(params: SubclusterParams) -> Result<SubclusterId, Failure> {
+    params.id.ok_or_else(|| {
+        Failure::new(
+            ErrorCode::InvalidParams,
+            "`id` must be a subcluster id such as \"s1\"",
+        )
+    })
+}
+
+async fn launch(kernel: &Arc<Kernel>, params: LaunchParams) -> Result<Launched, Failure> {
+    let spec = match params.config {
+        ConfigSource::Path(path) => {
             if !path.is_absolute() {
                 return Err(Failure::new(
                     ErrorCode::InvalidParams,
                     "`config` must be an absolute path",
                 ));
             }
-            crate::config::load(&path)
+            // Reading the file is blocking work, kept off the async workers.
+            tokio::task::spawn_blocking(move || crate::config::load(&path))
+                .await
+                .map_err(|error| Failure::new(ErrorCode::LaunchFailed, error.to_string()))?
         }
-        Some(inline @ Value::Object(_)) => {
+        ConfigSource::Inline(inline) => {
             let base = params
-                .get("base")
-                .and_then(Value::as_str)
-                .map(PathBuf::from)
+                .base
                 .filter(|base| base.is_absolute())
                 .ok_or_else(|| {
                     Failure::new(
@@ -215,57 +356,31 @@ async fn launch(kernel: &Arc<Kernel>, params: Value) -> Result<Value, Failure> {
                         "an inline `config` needs an absolute `base` directory",
                     )
                 })?;
-            let name = params
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("inline");
-            crate::config::from_json(&inline.to_string(), name, &base)
-        }
-        _ => {
-            return Err(Failure::new(
-                ErrorCode::InvalidParams,
-                "`config` must be a path or a config object",
-            ));
+            let name = params.name.as_deref().unwrap_or("inline");
+            crate::config::from_json(&Value::Object(inline).to_string(), name, &base)
         }
     };
-    let spec = spec.map_err(|error| {
-        let mut failure = Failure::from_error(ErrorCode::InvalidConfig, &error);
-        let problems: Vec<Value> = error
-            .problems()
-            .into_iter()
-            .map(|problem| json!({ "field": problem.field, "message": problem.message }))
-            .collect();
-        failure.data["problems"] = Value::Array(problems);
-        failure
-    })?;
+    let spec = spec.map_err(|error| Failure::invalid_config(&error))?;
     if let Some(console) = spec.console_channel() {
         let field = format!("io.{}.type", console.name);
-        let mut failure = Failure::new(
-            ErrorCode::InvalidConfig,
-            format!("`{field}`: the console is for `vathost run` only; a daemon has no terminal"),
+        let problem = crate::config::Problem::new(
+            field,
+            "the console is for `vathost run` only; a daemon has no terminal",
         );
-        failure.data = json!({ "problems": [{ "field": field, "message": "the console is for `vathost run` only" }] });
-        return Err(failure);
+        return Err(Failure::invalid_config(&ConfigError::Invalid {
+            file: spec.source.clone(),
+            problems: vec![problem],
+        }));
     }
-    match kernel.launch(spec).await {
-        Ok(launched) => to_value(launched),
-        Err(error) => {
-            let code = if error.is_config_error() {
-                ErrorCode::InvalidConfig
-            } else {
-                ErrorCode::LaunchFailed
-            };
-            Err(Failure::from_error(code, &error))
-        }
-    }
+    kernel.launch(spec).await.map_err(|error| match &error {
+        LaunchError::Config(config) => Failure::invalid_config(config),
+        _ if error.is_config_error() => Failure::from_error(ErrorCode::InvalidConfig, &error),
+        _ => Failure::from_error(ErrorCode::LaunchFailed, &error),
+    })
 }
 
-/// `{"id": "s1", "after": 0, "wait": true}`: lines after `after`; with
-/// `wait`, holds the call until there is one, the subcluster ends, or 10 s pass.
-async fn logs(kernel: &Arc<Kernel>, params: &Value) -> Result<Value, Failure> {
-    let id = subcluster_id(params)?;
-    let after = params.get("after").and_then(Value::as_u64).unwrap_or(0);
-    let wait = params.get("wait").and_then(Value::as_bool).unwrap_or(false);
+async fn logs(kernel: &Arc<Kernel>, params: LogsParams) -> Result<LogsPage, Failure> {
+    let LogsParams { id, after, wait } = params;
     let log = kernel.guest_log(id).map_err(kernel_failure)?;
     if wait && log.since(after).is_empty() && !kernel.has_ended(id) {
         let outcome = kernel.wait(id);
@@ -275,20 +390,10 @@ async fn logs(kernel: &Arc<Kernel>, params: &Value) -> Result<Value, Failure> {
             () = tokio::time::sleep(LONG_POLL) => {}
         }
     }
-    Ok(json!({ "lines": log.since(after), "ended": kernel.has_ended(id) }))
-}
-
-fn subcluster_id(params: &Value) -> Result<SubclusterId, Failure> {
-    params
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| {
-            Failure::new(
-                ErrorCode::InvalidParams,
-                "`id` must be a subcluster id such as \"s1\"",
-            )
-        })
+    Ok(LogsPage {
+        lines: log.since(after),
+        ended: kernel.has_ended(id),
+    })
 }
 
 fn kernel_failure(error: KernelError) -> Failure {

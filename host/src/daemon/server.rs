@@ -1,8 +1,17 @@
 //! The control socket: accepts many connections at once, each a sequence of
 //! JSON-RPC requests, one per line.
+//!
+//! What connections can hold is bounded: at most [`MAX_CONNECTIONS`] at
+//! once, each buffering at most one request of [`MAX_REQUEST`] bytes. When
+//! the table is full, the connection idle the longest (not in the middle of
+//! a call) is closed to make room, so idle or half-sent connections cannot
+//! stop the daemon serving anyone. A client that does not take its response
+//! within [`RESPONSE_TIMEOUT`] is disconnected.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -35,6 +44,7 @@ pub async fn serve(
     })?;
     tracing::info!(socket = %spec.path.display(), "daemon ready");
     let shutdown = CancellationToken::new();
+    let connections = Arc::new(Mutex::new(Connections::default()));
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -42,7 +52,18 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(kernel.clone(), stream, shutdown.clone()));
+                    let Some(slot) = admit(&connections) else {
+                        // Every connection is in the middle of a call.
+                        let _ = stream.try_write(BUSY_NOTICE.as_bytes());
+                        continue;
+                    };
+                    tokio::spawn(connection(
+                        kernel.clone(),
+                        stream,
+                        shutdown.clone(),
+                        connections.clone(),
+                        slot,
+                    ));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "control socket accept failed");
@@ -59,7 +80,8 @@ pub async fn serve(
     Ok(())
 }
 
-fn create_home(home: &Path) -> Result<(), DaemonError> {
+/// Creates the daemon's home, private to its owner.
+pub fn create_home(home: &Path) -> Result<(), DaemonError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -71,14 +93,99 @@ fn create_home(home: &Path) -> Result<(), DaemonError> {
         })
 }
 
-async fn connection(kernel: Arc<Kernel>, stream: UnixStream, shutdown: CancellationToken) {
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 32;
+/// How long a client may take to read a response before it is disconnected.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_BUFFER: usize = 16 * 1024;
+const BUSY_NOTICE: &str = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32003,\"message\":\"the daemon is busy: every control connection is in the middle of a call\"}}\n";
+
+#[derive(Default)]
+struct Connections {
+    next: u64,
+    live: HashMap<u64, Slot>,
+}
+
+struct Slot {
+    last_active: Instant,
+    in_call: bool,
+    evict: CancellationToken,
+}
+
+/// A connection's place in the table.
+struct Admitted {
+    id: u64,
+    evict: CancellationToken,
+}
+
+/// Makes room for a new connection, closing the one idle the longest if
+/// the table is full; `None` if every connection is in a call.
+fn admit(connections: &Mutex<Connections>) -> Option<Admitted> {
+    let mut table = connections.lock().unwrap_or_else(PoisonError::into_inner);
+    if table.live.len() >= MAX_CONNECTIONS {
+        let idlest = table
+            .live
+            .iter()
+            .filter(|(_, slot)| !slot.in_call)
+            .min_by_key(|(_, slot)| slot.last_active)
+            .map(|(id, _)| *id)?;
+        if let Some(slot) = table.live.remove(&idlest) {
+            tracing::info!("control connections full: closing the one idle the longest");
+            slot.evict.cancel();
+        }
+    }
+    table.next += 1;
+    let id = table.next;
+    let evict = CancellationToken::new();
+    table.live.insert(
+        id,
+        Slot {
+            last_active: Instant::now(),
+            in_call: false,
+            evict: evict.clone(),
+        },
+    );
+    Some(Admitted { id, evict })
+}
+
+fn mark(connections: &Mutex<Connections>, id: u64, in_call: bool) {
+    let mut table = connections.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(slot) = table.live.get_mut(&id) {
+        slot.in_call = in_call;
+        slot.last_active = Instant::now();
+    }
+}
+
+async fn connection(
+    kernel: Arc<Kernel>,
+    stream: UnixStream,
+    shutdown: CancellationToken,
+    connections: Arc<Mutex<Connections>>,
+    slot: Admitted,
+) {
+    serve_connection(&kernel, stream, &shutdown, &connections, &slot).await;
+    connections
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .live
+        .remove(&slot.id);
+}
+
+async fn serve_connection(
+    kernel: &Arc<Kernel>,
+    stream: UnixStream,
+    shutdown: &CancellationToken,
+    connections: &Mutex<Connections>,
+    slot: &Admitted,
+) {
     let (mut reader, mut writer) = stream.into_split();
     let mut framer = LineFramer::new(MAX_REQUEST);
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut buffer = vec![0u8; READ_BUFFER];
     let mut frames = Vec::new();
     loop {
         let read = tokio::select! {
             () = shutdown.cancelled() => return,
+            () = slot.evict.cancelled() => return,
             read = reader.read(&mut buffer) => read,
         };
         let count = match read {
@@ -87,19 +194,23 @@ async fn connection(kernel: Arc<Kernel>, stream: UnixStream, shutdown: Cancellat
         };
         framer.push(&buffer[..count], |frame| frames.push(frame));
         for frame in frames.drain(..) {
+            mark(connections, slot.id, true);
             let (response, after) = match frame {
-                Frame::Line(line) if line.trim().is_empty() => continue,
-                Frame::Line(line) => protocol::handle_line(&kernel, &line).await,
+                Frame::Line(line) if line.trim().is_empty() => (None, After::Continue),
+                Frame::Line(line) => protocol::handle_line(kernel, &line).await,
                 Frame::TooLong => (Some(protocol::too_long()), After::Continue),
                 Frame::InvalidUtf8(_) => (Some(protocol::not_utf8()), After::Continue),
             };
             if let Some(response) = response {
                 let mut line = response.to_string();
                 line.push('\n');
-                if writer.write_all(line.as_bytes()).await.is_err() {
+                let sent =
+                    tokio::time::timeout(RESPONSE_TIMEOUT, writer.write_all(line.as_bytes()));
+                if !matches!(sent.await, Ok(Ok(()))) {
                     return;
                 }
             }
+            mark(connections, slot.id, false);
             if let After::Shutdown = after {
                 shutdown.cancel();
                 return;

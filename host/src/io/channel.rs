@@ -11,13 +11,22 @@
 //! the channel (an echo-style vat then sends a burst of replies in one
 //! syscall), when it is about to wait for input, and in any case within
 //! [`FLUSH_DELAY`], so output never lingers in the buffer.
+//!
+//! A client's session on a socket outlives the end of its input: a client that
+//! shuts down its write side (`nc -N`, `socat`) still gets every reply. The
+//! session's output ends when the vat has read the end of that client's
+//! stream and comes back for more (or lets go of the channel); then what is
+//! buffered is sent within [`CLOSE_GRACE`] and the connection is shut down.
+//! Output a peer does not take within the grace is dropped with a log line,
+//! so ending a session or closing a channel never waits on a peer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ChannelSpec, Direction, Unit};
@@ -44,6 +53,11 @@ pub enum ChannelError {
 /// The longest a written line waits in the buffer before it is flushed.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(1);
 
+/// How long output may take to reach a peer once its session or channel
+/// ends. What the peer has not taken by then is dropped (and logged), so a
+/// peer that stops reading cannot hold up a terminate.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// What the transport hands the vat side, in arrival order.
 #[derive(Debug)]
 pub(crate) enum Inbound {
@@ -52,8 +66,11 @@ pub(crate) enum Inbound {
     Bytes(Vec<u8>),
     InvalidData(String),
     TooLong,
-    /// The client that sent the preceding lines has gone.
-    EndOfStream,
+    /// The peer that sent the preceding lines has no more to send. With a
+    /// session, that client's output ends once the vat has moved past this.
+    EndOfStream {
+        session: Option<u64>,
+    },
     /// No more input will ever come (a file's end, a connection's end):
     /// every later read returns `Closed`. Never consumed.
     Finished,
@@ -65,17 +82,26 @@ pub struct Channel {
     unit: Unit,
     max_line: u32,
     inbound: Mutex<InboundQueue>,
-    client: Mutex<Option<ClientWriter>>,
+    output: Mutex<Option<ClientWriter>>,
+    /// The stop signal of the attached writer, reachable without the output
+    /// lock (which a write blocked on the peer holds).
+    writer_stop: std::sync::Mutex<Option<(u64, CancellationToken)>>,
     closed: CancellationToken,
     /// Items handed to the queue and not yet read (a peeked one included).
     unread: AtomicUsize,
     /// Signalled when a write leaves output in the buffer.
     unflushed: Notify,
+    /// The last session whose end of stream the vat has read and moved past.
+    sessions_done: watch::Sender<u64>,
+    /// Vat handles to this channel.
+    holders: AtomicUsize,
+    /// Fired when the last vat handle to this channel is dropped.
+    abandoned: CancellationToken,
     stats: Counters,
 }
 
 /// Traffic on a channel since it was created.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelStats {
     pub client_connected: bool,
     pub clients_served: u64,
@@ -109,26 +135,69 @@ struct InboundQueue {
     receiver: mpsc::Receiver<Inbound>,
     /// An item taken off the queue by a readiness check, not yet read.
     peeked: Option<Inbound>,
+    /// A session whose end of stream the vat has read; it is done with that
+    /// client when it next reads or waits for input.
+    ending: Option<u64>,
 }
 
-/// The write side of the connected client.
+/// The write side of the connected peer, with the output it has not taken yet.
 pub(crate) struct ClientWriter {
     id: u64,
-    stream: tokio::io::BufWriter<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
-    /// Written but not flushed.
-    dirty: bool,
+    stream: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    buffer: Vec<u8>,
+    /// How much of `buffer` the peer has taken.
+    sent: usize,
+    /// Makes any write to this peer give up (its session's grace is over).
+    stop: CancellationToken,
 }
 
-/// Bytes of output held before a flush is forced regardless.
+/// Output past which a write is sent at once rather than gathered.
 const WRITE_BUFFER: usize = 32 * 1024;
+
+enum FlushError {
+    /// The peer is gone.
+    Failed,
+    /// The session's grace ran out; the output stays for the final count.
+    Stopped,
+}
 
 impl ClientWriter {
     pub(crate) fn new(id: u64, stream: Box<dyn tokio::io::AsyncWrite + Send + Unpin>) -> Self {
         Self {
             id,
-            stream: tokio::io::BufWriter::with_capacity(WRITE_BUFFER, stream),
-            dirty: false,
+            stream,
+            buffer: Vec::new(),
+            sent: 0,
+            stop: CancellationToken::new(),
         }
+    }
+
+    fn unsent(&self) -> usize {
+        self.buffer.len() - self.sent
+    }
+
+    /// Sends the buffered output. Cancel-safe: what was sent is accounted
+    /// for after every write, so a cancelled flush can be resumed.
+    async fn flush(&mut self) -> Result<(), FlushError> {
+        let stop = self.stop.clone();
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => Err(FlushError::Stopped),
+            sent = self.send_buffer() => sent.map_err(|_| FlushError::Failed),
+        }
+    }
+
+    async fn send_buffer(&mut self) -> std::io::Result<()> {
+        while self.sent < self.buffer.len() {
+            let written = self.stream.write(&self.buffer[self.sent..]).await?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.sent += written;
+        }
+        self.buffer.clear();
+        self.sent = 0;
+        self.stream.flush().await
     }
 }
 
@@ -145,11 +214,16 @@ impl Channel {
             inbound: Mutex::new(InboundQueue {
                 receiver,
                 peeked: None,
+                ending: None,
             }),
-            client: Mutex::new(None),
+            output: Mutex::new(None),
+            writer_stop: std::sync::Mutex::new(None),
             closed: CancellationToken::new(),
             unread: AtomicUsize::new(0),
             unflushed: Notify::new(),
+            sessions_done: watch::Sender::new(0),
+            holders: AtomicUsize::new(0),
+            abandoned: CancellationToken::new(),
             stats: Counters::default(),
         });
         (channel, sender)
@@ -200,15 +274,34 @@ impl Channel {
             .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// A vat now holds a handle to this channel.
+    pub(crate) fn held(&self) {
+        self.holders.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A vat dropped its handle; when none is left, the channel's client
+    /// sessions end (no vat will read or write for them any more).
+    pub(crate) fn let_go(&self) {
+        if self.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.abandoned.cancel();
+        }
+    }
+
+    /// Resolves once every vat handle to this channel has been dropped.
+    pub(crate) async fn abandoned(&self) {
+        self.abandoned.cancelled().await;
+    }
+
     /// Closes the channel: every pending and later call returns `Closed`.
     pub fn close(&self) {
         self.closed.cancel();
     }
 
-    /// After close: lets go of the client's connection and of any input no
-    /// vat will read, while the channel's statistics remain readable.
+    /// After close: sends what the vats wrote within [`CLOSE_GRACE`], lets
+    /// go of the peer's connection and of any input no vat will read. The
+    /// channel's statistics remain readable.
     pub(crate) async fn release(&self) {
-        *self.client.lock().await = None;
+        self.end_output(None).await;
         let mut queue = self.inbound.lock().await;
         queue.peeked = None;
         while queue.receiver.try_recv().is_ok() {}
@@ -223,12 +316,19 @@ impl Channel {
         &self.closed
     }
 
+    /// Resolves once the vat has read the end of `session`'s stream and
+    /// moved on (read again, or waited for input).
+    pub(crate) async fn session_done(&self, session: u64) {
+        let mut done = self.sessions_done.subscribe();
+        let _ = done.wait_for(|done| *done >= session).await;
+    }
+
     /// The next line. `None` marks the end of one client's stream.
     pub async fn read(&self) -> Result<Option<String>, ChannelError> {
         self.check_read(Unit::Line)?;
         match self.take(usize::MAX).await? {
             Inbound::Line(line) => Ok(Some(line)),
-            Inbound::EndOfStream => Ok(None),
+            Inbound::EndOfStream { .. } => Ok(None),
             Inbound::InvalidData(why) => Err(ChannelError::InvalidData(why)),
             Inbound::TooLong => Err(ChannelError::TooLong(self.max_line)),
             Inbound::Bytes(_) | Inbound::Finished => Err(ChannelError::Closed),
@@ -241,7 +341,7 @@ impl Channel {
         let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
         match self.take(max).await? {
             Inbound::Bytes(chunk) => Ok(Some(chunk)),
-            Inbound::EndOfStream => Ok(None),
+            Inbound::EndOfStream { .. } => Ok(None),
             _ => Err(ChannelError::Closed),
         }
     }
@@ -256,12 +356,20 @@ impl Channel {
         }
     }
 
+    /// The vat is back for input: a session whose end it has read is over.
+    fn move_past_ended_session(&self, queue: &mut InboundQueue) {
+        if let Some(session) = queue.ending.take() {
+            self.sessions_done.send_replace(session);
+        }
+    }
+
     /// Takes the next item, waiting for one. A byte chunk longer than
     /// `max_bytes` is split and its rest stays first in line; `Finished`
     /// stays queued for every later caller.
     async fn take(&self, max_bytes: usize) -> Result<Inbound, ChannelError> {
         self.until_closed(async {
             let mut queue = self.inbound.lock().await;
+            self.move_past_ended_session(&mut queue);
             let item = match queue.peeked.take() {
                 Some(item) => Some(item),
                 None => {
@@ -284,6 +392,12 @@ impl Channel {
                 }
                 Some(item) => {
                     self.unread.fetch_sub(1, Ordering::AcqRel);
+                    if let Inbound::EndOfStream {
+                        session: Some(session),
+                    } = item
+                    {
+                        queue.ending = Some(session);
+                    }
                     Ok(item)
                 }
             }
@@ -299,6 +413,7 @@ impl Channel {
         let _ = self
             .until_closed(async {
                 let mut queue = self.inbound.lock().await;
+                self.move_past_ended_session(&mut queue);
                 if queue.peeked.is_none() {
                     if queue.receiver.is_empty() {
                         self.flush().await;
@@ -342,31 +457,30 @@ impl Channel {
 
     async fn send(&self, parts: &[&[u8]]) -> Result<(), ChannelError> {
         self.until_closed(async {
-            let mut client = self.client.lock().await;
-            let Some(writer) = client.as_mut() else {
+            let mut output = self.output.lock().await;
+            let Some(writer) = output.as_mut() else {
                 return Err(ChannelError::NoClient);
             };
+            for part in parts {
+                writer.buffer.extend_from_slice(part);
+            }
             // More input is waiting: the vat will likely reply again soon, so
             // let replies gather; otherwise send now.
-            let flush_now = self.unread.load(Ordering::Acquire) == 0;
-            let sent = async {
-                for part in parts {
-                    writer.stream.write_all(part).await?;
+            let flush_now =
+                self.unread.load(Ordering::Acquire) == 0 || writer.unsent() >= WRITE_BUFFER;
+            if flush_now {
+                match writer.flush().await {
+                    Ok(()) => {}
+                    // The client went away mid-write; the transport will notice too.
+                    Err(FlushError::Failed) => {
+                        *output = None;
+                        return Err(ChannelError::NoClient);
+                    }
+                    // Its session is ending; what is left is counted there.
+                    Err(FlushError::Stopped) => return Err(ChannelError::NoClient),
                 }
-                if flush_now {
-                    writer.stream.flush().await?;
-                }
-                Ok::<_, std::io::Error>(())
-            }
-            .await;
-            writer.dirty = !flush_now;
-            if !flush_now {
+            } else {
                 self.unflushed.notify_one();
-            }
-            if sent.is_err() {
-                // The client went away mid-write; the transport will notice too.
-                *client = None;
-                return Err(ChannelError::NoClient);
             }
             let bytes: usize = parts.iter().map(|part| part.len()).sum();
             self.stats
@@ -384,12 +498,11 @@ impl Channel {
 
     /// Sends buffered output to the client now.
     pub(crate) async fn flush(&self) {
-        let mut client = self.client.lock().await;
-        if let Some(writer) = client.as_mut().filter(|writer| writer.dirty) {
-            writer.dirty = false;
-            if writer.stream.flush().await.is_err() {
-                *client = None;
-            }
+        let mut output = self.output.lock().await;
+        if let Some(writer) = output.as_mut().filter(|writer| writer.unsent() > 0)
+            && let Err(FlushError::Failed) = writer.flush().await
+        {
+            *output = None;
         }
     }
 
@@ -397,16 +510,65 @@ impl Channel {
     /// the transport runs this for as long as the channel is open.
     pub(crate) async fn flush_lagging_output(&self) {
         loop {
-            let woken = self
+            let flushed = self
                 .until_closed(async {
                     self.unflushed.notified().await;
                     tokio::time::sleep(FLUSH_DELAY).await;
+                    self.flush().await;
                 })
                 .await;
-            if woken.is_err() {
+            if flushed.is_err() {
                 return;
             }
-            self.flush().await;
+        }
+    }
+
+    /// Ends the output of the attached peer (of `session` only, if given):
+    /// what is buffered is sent within [`CLOSE_GRACE`], the rest dropped and
+    /// logged, and the peer's write side is shut down. Later writes find no
+    /// client.
+    pub(crate) async fn end_output(&self, session: Option<u64>) {
+        let deadline = Instant::now() + CLOSE_GRACE;
+        let stop = self
+            .writer_stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(id, _)| session.is_none_or(|session| session == *id))
+            .map(|(_, stop)| stop.clone());
+        let Some(stop) = stop else { return };
+        // A write blocked on the peer holds the output; past the deadline it
+        // gives up, so this never waits longer than the grace.
+        let mut output = tokio::select! {
+            output = self.output.lock() => output,
+            () = tokio::time::sleep_until(deadline) => {
+                stop.cancel();
+                self.output.lock().await
+            }
+        };
+        let Some(mut writer) =
+            output.take_if(|writer| session.is_none_or(|session| session == writer.id))
+        else {
+            return;
+        };
+        drop(output);
+        let sent = tokio::time::timeout_at(deadline, async {
+            writer.send_buffer().await?;
+            writer.stream.shutdown().await
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(channel = self.name(), %error, "peer gone before the last output");
+            }
+            Err(_elapsed) => tracing::warn!(
+                channel = self.name(),
+                dropped_bytes = writer.unsent(),
+                "the peer did not take {} bytes of output within {} ms; dropped them",
+                writer.unsent(),
+                CLOSE_GRACE.as_millis()
+            ),
         }
     }
 
@@ -430,15 +592,14 @@ impl Channel {
         }
     }
 
+    /// Makes `writer` the peer that writes go to.
     pub(crate) async fn attach_client(&self, writer: ClientWriter) {
-        *self.client.lock().await = Some(writer);
-    }
-
-    pub(crate) async fn detach_client(&self, id: u64) {
-        let mut client = self.client.lock().await;
-        if client.as_ref().is_some_and(|writer| writer.id == id) {
-            *client = None;
-        }
+        *self
+            .writer_stop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((writer.id, writer.stop.clone()));
+        *self.output.lock().await = Some(writer);
     }
 
     async fn until_closed<T>(&self, work: impl Future<Output = T>) -> Result<T, ChannelError> {

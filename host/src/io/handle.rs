@@ -20,7 +20,16 @@ pub struct ChannelHandle {
 
 impl ChannelHandle {
     pub fn new(channel: Arc<Channel>) -> Self {
+        channel.held();
         Self { channel }
+    }
+}
+
+/// The channel learns when no vat holds it any more, whether the vat
+/// dropped the handle or ended.
+impl Drop for ChannelHandle {
+    fn drop(&mut self) {
+        self.channel.let_go();
     }
 }
 

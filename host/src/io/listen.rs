@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::{Channel, ChannelStats, ClientWriter};
-use super::session::AtEnd;
 use super::socket::{SocketError, SocketFile};
 use crate::config::{ChannelSpec, ListenSpec};
 
@@ -22,6 +21,8 @@ pub struct Listener {
     name: String,
     pending: Mutex<Pending>,
     closed: CancellationToken,
+    /// Connections alive: queued, or held by the vat, or with a client.
+    /// What they hold is bounded by `max-clients` through this count.
     active: AtomicUsize,
     served: AtomicU64,
     /// Every connection channel still alive, to close with the listener.
@@ -69,7 +70,7 @@ impl Listener {
         }
     }
 
-    /// Clients now connected and served so far, and the traffic of every
+    /// Whether a client is connected, clients served so far, and the traffic of every
     /// connection, ended or not.
     pub fn stats(&self) -> ChannelStats {
         let mut total = *self
@@ -80,10 +81,12 @@ impl Listener {
             .connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        total.client_connected = false;
         for connection in connections.iter().filter_map(Weak::upgrade) {
-            total.add_traffic(&connection.stats());
+            let stats = connection.stats();
+            total.add_traffic(&stats);
+            total.client_connected |= stats.client_connected;
         }
-        total.client_connected = self.active.load(Ordering::Relaxed) > 0;
         total.clients_served = self.served.load(Ordering::Relaxed);
         total
     }
@@ -162,10 +165,14 @@ impl ListenChannel {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
+        // Each connection may take the close grace to send its last output:
+        // all at once, so closing takes one grace, not one per connection.
+        let mut releases = JoinSet::new();
         for connection in connections.iter().filter_map(Weak::upgrade) {
             connection.close();
-            connection.release().await;
+            releases.spawn(async move { connection.release().await });
         }
+        releases.join_all().await;
         self.file.remove();
     }
 }
@@ -231,15 +238,19 @@ async fn accept_connections(
         let listener = listener.clone();
         sessions.spawn(async move {
             tokio::select! {
+                // Runs until the channel closes.
                 () = channel.flush_lagging_output() => {}
                 () = async {
-                    super::session::pump(&channel, &inbound, reader, None, next, AtEnd::Detach).await;
-                    channel.finish(&inbound).await;
+                    super::session::serve_client(&channel, &inbound, reader, next, true).await;
+                    tracing::info!(listener = listener.name(), connection = next, "client gone");
+                    // What the connection holds (its queued input, its
+                    // output) stays until the vat lets go of it, so it
+                    // counts against `max-clients` until then.
+                    channel.abandoned().await;
                 } => {}
             }
             listener.active.fetch_sub(1, Ordering::AcqRel);
             listener.retire(&channel);
-            tracing::info!(listener = listener.name(), connection = next, "client gone");
         });
     }
     sessions.shutdown().await;

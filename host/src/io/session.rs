@@ -1,41 +1,29 @@
 //! One peer's session on a channel: its input framed (or chunked) into the
-//! channel's queue, its output taken from the channel's writes.
+//! channel's queue, and, for a socket client, how long its output lives.
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::unix::OwnedReadHalf;
 use tokio::sync::mpsc;
 
-use super::channel::{Channel, ClientWriter, Inbound};
+use super::channel::{Channel, Inbound};
 use super::framing::{Frame, LineFramer};
 use crate::config::Unit;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// How a session ends when its peer's input does.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AtEnd {
-    /// The peer has gone (a socket client): stop writing to it too.
-    Detach,
-    /// Only the input ended (stdin, a half-closed connection): output goes on.
-    KeepWriting,
-}
-
-/// Serves one peer until its input ends or the channel closes. At the end of
-/// its input the vat is told (`read` returns `none` once); nothing the peer
-/// sent is lost.
+/// Reads one peer's input into the channel until it ends or the channel
+/// closes; at its end the vat is told (`read` returns `none` once). Nothing
+/// the peer sent is lost. `session` names a socket client whose output ends
+/// once the vat has moved past that end; a stream channel's only peer has
+/// none.
 pub(crate) async fn pump(
     channel: &Arc<Channel>,
     inbound: &mpsc::Sender<Inbound>,
     mut reader: impl AsyncRead + Unpin,
-    writer: Option<Box<dyn AsyncWrite + Send + Unpin>>,
-    id: u64,
-    at_end: AtEnd,
+    session: Option<u64>,
 ) {
-    channel.client_connected(true);
-    if let Some(writer) = writer.filter(|_| channel.direction().writable()) {
-        channel.attach_client(ClientWriter::new(id, writer)).await;
-    }
     let readable = channel.direction().readable();
     let lines = channel.unit() == Unit::Line;
     let mut framer = LineFramer::new(channel.max_line());
@@ -50,7 +38,7 @@ pub(crate) async fn pump(
             Ok(0) => break,
             Ok(count) => count,
             Err(error) => {
-                tracing::debug!(channel = channel.name(), client = id, %error, "peer read failed");
+                tracing::debug!(channel = channel.name(), ?session, %error, "peer read failed");
                 break;
             }
         };
@@ -80,15 +68,81 @@ pub(crate) async fn pump(
         } else {
             None
         };
-        for item in last.into_iter().chain([Inbound::EndOfStream]) {
+        for item in last.into_iter().chain([Inbound::EndOfStream { session }]) {
             if !channel.deliver(inbound, item).await {
                 break;
             }
         }
     }
-    if at_end == AtEnd::Detach {
-        channel.detach_client(id).await;
-        channel.client_connected(false);
+}
+
+/// Serves one socket client (a `socket` channel's current client or a
+/// `listen` connection) whose writer the caller has attached. The end of
+/// the client's input is not the end of its output: the session lasts
+/// until the vat has read the end of this client's stream and moved on, or
+/// no vat holds the channel any more, or (on a channel the vat only writes)
+/// the client hangs up. Then the buffered output is sent within the close
+/// grace and the connection is shut down. With `only_client` (a `listen`
+/// connection) the channel has no input after this client's.
+pub(crate) async fn serve_client(
+    channel: &Arc<Channel>,
+    inbound: &mpsc::Sender<Inbound>,
+    mut reader: OwnedReadHalf,
+    session: u64,
+    only_client: bool,
+) {
+    channel.client_connected(true);
+    pump(channel, inbound, &mut reader, Some(session)).await;
+    if only_client {
+        channel.finish(inbound).await;
+    }
+    let vat_done = async {
+        if channel.direction().readable() {
+            channel.session_done(session).await;
+        } else {
+            hung_up(reader.as_ref()).await;
+        }
+    };
+    tokio::select! {
+        () = channel.closed().cancelled() => {}
+        () = channel.abandoned() => {}
+        () = vat_done => {}
+    }
+    channel.end_output(Some(session)).await;
+    channel.client_connected(false);
+}
+
+/// Resolves once the peer of `stream` has closed both directions. Its input
+/// has already ended, so readiness alone says nothing; a duplicate of the
+/// descriptor, registered for edges, wakes on each change and `poll` tells
+/// whether it was the hang-up.
+async fn hung_up(stream: &tokio::net::UnixStream) {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let watched: std::io::Result<()> = async {
+        let probe = rustix::io::fcntl_dupfd_cloexec(stream, 0)?;
+        // Deprecated for descriptors the AsyncFd does not own; this one owns
+        // its duplicate, so the descriptor cannot close while registered.
+        #[allow(deprecated)]
+        let probe = tokio::io::unix::AsyncFd::with_interest(probe, tokio::io::Interest::READABLE)?;
+        loop {
+            let mut ready = probe.readable().await?;
+            let mut fds = [PollFd::new(ready.get_inner(), PollFlags::empty())];
+            let now = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            rustix::event::poll(&mut fds, Some(&now))?;
+            if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR) {
+                return Ok(());
+            }
+            ready.clear_ready();
+        }
+    }
+    .await;
+    if let Err(error) = watched {
+        // Cannot watch: the session then ends with the channel or its vats.
+        tracing::debug!(%error, "cannot watch a client for hang-up");
+        std::future::pending::<()>().await;
     }
 }
 

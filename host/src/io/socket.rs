@@ -23,8 +23,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::channel::{Channel, Inbound};
-use super::session::AtEnd;
+use super::channel::{Channel, ClientWriter, Inbound};
 use crate::config::{ChannelSpec, SocketSpec};
 
 /// Why a socket channel could not be created.
@@ -293,15 +292,12 @@ async fn serve_client(
     busy: Arc<AtomicBool>,
 ) {
     let (reader, writer) = stream.into_split();
-    super::session::pump(
-        &channel,
-        &inbound,
-        reader,
-        Some(Box::new(writer)),
-        id,
-        AtEnd::Detach,
-    )
-    .await;
+    if channel.direction().writable() {
+        channel
+            .attach_client(ClientWriter::new(id, Box::new(writer)))
+            .await;
+    }
+    super::session::serve_client(&channel, &inbound, reader, id, false).await;
     tracing::info!(channel = channel.name(), client = id, "client gone");
     busy.store(false, Ordering::Release);
 }

@@ -10,7 +10,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixStream;
 
 use super::channel::{Channel, ClientWriter};
-use super::session::AtEnd;
 use crate::config::{ChannelSpec, ConnectSpec, Direction, FileSpec};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,14 +88,16 @@ impl StreamChannel {
         let dir = super::socket::open_parent(&file.path).map_err(error)?;
         let path = Some(file.path.clone());
         if spec.direction == Direction::In {
-            let opened = dir.open(name).map_err(error)?.into_std();
+            let opened =
+                crate::files::open_regular(&dir, name, cap_std::fs::OpenOptions::new().read(true))
+                    .map_err(error)?;
             let reader = tokio::fs::File::from_std(opened);
             return Ok(Self::start::<tokio::fs::File>(spec, path, Some(reader), None, None).await);
         }
         let mut options = cap_std::fs::OpenOptions::new();
         options.append(true).create(true);
         cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let opened = dir.open_with(name, &options).map_err(error)?.into_std();
+        let opened = crate::files::open_regular(&dir, name, &mut options).map_err(error)?;
         let sync = opened.try_clone().map_err(error)?;
         let writer = Box::new(tokio::fs::File::from_std(opened));
         Ok(Self::start::<tokio::fs::File>(spec, path, None, Some(writer), Some(sync)).await)
@@ -126,10 +127,7 @@ impl StreamChannel {
                         tokio::select! {
                             () = channel.flush_lagging_output() => {}
                             () = async {
-                                let pumped = super::session::pump(
-                                    &channel, &inbound, reader, None, 1, AtEnd::KeepWriting,
-                                );
-                                pumped.await;
+                                super::session::pump(&channel, &inbound, reader, None).await;
                                 channel.finish(&inbound).await;
                             } => {}
                         }
@@ -157,9 +155,9 @@ impl StreamChannel {
         self.path.as_deref()
     }
 
-    /// Closes the channel; a file written to is flushed and synced first.
+    /// Closes the channel: output is sent within the close grace, and a file
+    /// written to is synced.
     pub async fn close(self) {
-        self.channel.flush().await;
         self.channel.close();
         if let Err(error) = self.task.await {
             tracing::warn!(channel = self.channel.name(), %error, "stream task failed");

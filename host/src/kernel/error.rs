@@ -7,6 +7,9 @@ use crate::runtime::RuntimeError;
 /// Why a launch failed. Nothing of the subcluster remains when this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
+    /// A path the config names cannot serve (checked before anything is created).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("vat `{vat}` (field `vats.{vat}.component`)")]
     Component {
         vat: String,
@@ -33,6 +36,8 @@ pub enum LaunchError {
         #[source]
         source: RuntimeError,
     },
+    #[error("the host is shutting down")]
+    ShuttingDown,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -41,7 +46,10 @@ impl LaunchError {
     /// Whether the config is at fault (a component, a claimed path) rather
     /// than something met while creating the subcluster.
     pub fn is_config_error(&self) -> bool {
-        matches!(self, Self::Component { .. } | Self::PathClaimed { .. })
+        matches!(
+            self,
+            Self::Config(_) | Self::Component { .. } | Self::PathClaimed { .. }
+        )
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::config::{Direction, SubclusterSpec};
@@ -23,9 +24,10 @@ use crate::io::Endpoint;
 use crate::runtime::GuestLog;
 use crate::runtime::{PreparedComponent, Runtime, RuntimeOptions, VatInstance};
 pub use error::{KernelError, LaunchError};
+pub use registry::KEPT_ENDED_SUBCLUSTERS;
 use registry::Registry;
 use status::SubclusterInfo;
-pub use status::{ChannelStatus, SubclusterStatus, VatStatus};
+pub use status::{ChannelStatus, SubclusterState, SubclusterStatus, VatState, VatStatus};
 pub use supervisor::{SubclusterOutcome, VatEnd};
 
 /// Identifies a subcluster within one host. Never reused.
@@ -44,6 +46,14 @@ impl serde::Serialize for SubclusterId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SubclusterId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a subcluster id")))
+    }
+}
+
 impl std::str::FromStr for SubclusterId {
     type Err = std::num::ParseIntError;
 
@@ -53,19 +63,19 @@ impl std::str::FromStr for SubclusterId {
 }
 
 /// Where a launched subcluster's channel can be reached.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelInfo {
     pub name: String,
     /// The config's `type`: `socket`, `listen`, `connect`, `console` or `file`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub direction: Direction,
     /// The socket or file; none for the console.
     pub path: Option<PathBuf>,
 }
 
 /// What a caller learns from a successful launch.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Launched {
     pub id: SubclusterId,
     pub name: String,
@@ -73,37 +83,145 @@ pub struct Launched {
 }
 
 pub struct Kernel {
-    runtime: Runtime,
+    runtime: Arc<Runtime>,
     registry: Arc<Registry>,
+    /// Launches in progress, which shutdown waits for.
+    launches: TaskTracker,
+    /// Set once shutdown has begun: no launch starts or completes after it.
+    closing: CancellationToken,
 }
 
 impl Kernel {
     pub fn new(options: &RuntimeOptions) -> Result<Self, KernelError> {
         Ok(Self {
-            runtime: Runtime::new(options)?,
+            runtime: Arc::new(Runtime::new(options)?),
             registry: Arc::new(Registry::default()),
+            launches: TaskTracker::new(),
+            closing: CancellationToken::new(),
         })
     }
 
     /// Compiles and type-checks every vat's component without creating
     /// anything: what `vathost check` runs, and launch's first step.
+    ///
+    /// Blocking (it reads files and compiles): async callers use [`Kernel::launch`].
     pub fn prepare(&self, spec: &SubclusterSpec) -> Result<Vec<PreparedComponent>, LaunchError> {
-        spec.vats
-            .iter()
-            .map(|vat| {
-                self.runtime
-                    .prepare(&vat.component)
-                    .map_err(|source| LaunchError::Component {
-                        vat: vat.name.clone(),
-                        source,
-                    })
-            })
-            .collect()
+        prepare(&self.runtime, spec)
     }
 
     /// Launches a subcluster; on any failure nothing of it remains.
+    ///
+    /// The launch runs as a task of its own: a caller that goes away midway
+    /// (a control connection that closed) cannot leave half a subcluster
+    /// behind, and [`Kernel::shutdown`] waits for it or undoes it.
     pub async fn launch(&self, spec: SubclusterSpec) -> Result<Launched, LaunchError> {
-        let components = self.prepare(&spec)?;
+        if self.closing.is_cancelled() {
+            return Err(LaunchError::ShuttingDown);
+        }
+        let launcher = Launcher {
+            runtime: self.runtime.clone(),
+            registry: self.registry.clone(),
+            closing: self.closing.clone(),
+        };
+        self.launches
+            .spawn(launcher.launch(spec))
+            .await
+            .map_err(|error| LaunchError::Internal(format!("the launch task failed: {error}")))?
+    }
+
+    /// Terminates a subcluster: stops its vats, then closes its channels and
+    /// removes their socket files. Terminating one that already ended returns
+    /// how it ended.
+    pub async fn terminate(&self, id: SubclusterId) -> Result<SubclusterOutcome, KernelError> {
+        let mut outcome = self.registry.stop(id)?;
+        wait_for(&mut outcome).await
+    }
+
+    /// Waits until the subcluster ends by itself (every vat returned, or its
+    /// bootstrap vat failed) or is terminated.
+    pub async fn wait(&self, id: SubclusterId) -> Result<SubclusterOutcome, KernelError> {
+        let mut outcome = self.registry.outcome(id)?;
+        wait_for(&mut outcome).await
+    }
+
+    /// Every subcluster this host has launched, running or ended, by id.
+    pub fn list(&self) -> Vec<SubclusterStatus> {
+        self.registry.statuses()
+    }
+
+    pub fn status(&self, id: SubclusterId) -> Result<SubclusterStatus, KernelError> {
+        self.registry.status(id)
+    }
+
+    /// Whether the subcluster has ended; an unknown one counts as ended.
+    pub fn has_ended(&self, id: SubclusterId) -> bool {
+        self.registry.has_ended(id)
+    }
+
+    /// The recent stdout and stderr lines of a subcluster's vats.
+    pub fn guest_log(&self, id: SubclusterId) -> Result<Arc<GuestLog>, KernelError> {
+        self.registry.guest_log(id)
+    }
+
+    /// Terminates every subcluster. Launches in progress are undone first
+    /// (or, past their last step, terminated with the rest), and no launch
+    /// starts after this.
+    pub async fn shutdown(&self) {
+        self.closing.cancel();
+        self.launches.close();
+        self.launches.wait().await;
+        // Every supervisor is told first, so the subclusters end side by side.
+        let ending: Vec<_> = self
+            .registry
+            .running()
+            .into_iter()
+            .filter_map(|id| self.registry.stop(id).ok().map(|outcome| (id, outcome)))
+            .collect();
+        for (id, mut outcome) in ending {
+            if let Err(error) = wait_for(&mut outcome).await {
+                tracing::warn!(subcluster = %id, %error, "terminate failed during shutdown");
+            }
+        }
+    }
+}
+
+/// Checks the paths the config names, then compiles and type-checks every
+/// vat's component.
+fn prepare(
+    runtime: &Runtime,
+    spec: &SubclusterSpec,
+) -> Result<Vec<PreparedComponent>, LaunchError> {
+    crate::config::preflight(spec)?;
+    spec.vats
+        .iter()
+        .map(|vat| {
+            runtime
+                .prepare(&vat.component)
+                .map_err(|source| LaunchError::Component {
+                    vat: vat.name.clone(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// What one launch task needs of the kernel.
+struct Launcher {
+    runtime: Arc<Runtime>,
+    registry: Arc<Registry>,
+    closing: CancellationToken,
+}
+
+impl Launcher {
+    async fn launch(self, spec: SubclusterSpec) -> Result<Launched, LaunchError> {
+        // Reading and compiling components is blocking work: off the async
+        // workers, so that other subclusters and clients are not held up.
+        let (spec, components) = tokio::task::spawn_blocking({
+            let runtime = self.runtime.clone();
+            move || prepare(&runtime, &spec).map(|components| (spec, components))
+        })
+        .await
+        .map_err(|error| LaunchError::Internal(format!("the compile task failed: {error}")))??;
         // Dropping the claim on an early return releases the socket paths.
         let claim = self.registry.claim(&spec)?;
         let id = claim.id();
@@ -159,49 +277,6 @@ impl Kernel {
         Ok(launched)
     }
 
-    /// Terminates a subcluster: stops its vats, then closes its channels and
-    /// removes their socket files. Terminating one that already ended returns
-    /// how it ended.
-    pub async fn terminate(&self, id: SubclusterId) -> Result<SubclusterOutcome, KernelError> {
-        let mut outcome = self.registry.stop(id)?;
-        wait_for(&mut outcome).await
-    }
-
-    /// Waits until the subcluster ends by itself (every vat returned, or its
-    /// bootstrap vat failed) or is terminated.
-    pub async fn wait(&self, id: SubclusterId) -> Result<SubclusterOutcome, KernelError> {
-        let mut outcome = self.registry.outcome(id)?;
-        wait_for(&mut outcome).await
-    }
-
-    /// Every subcluster this host has launched, running or ended, by id.
-    pub fn list(&self) -> Vec<SubclusterStatus> {
-        self.registry.statuses()
-    }
-
-    pub fn status(&self, id: SubclusterId) -> Result<SubclusterStatus, KernelError> {
-        self.registry.status(id)
-    }
-
-    /// Whether the subcluster has ended; an unknown one counts as ended.
-    pub fn has_ended(&self, id: SubclusterId) -> bool {
-        self.registry.has_ended(id)
-    }
-
-    /// The recent stdout and stderr lines of a subcluster's vats.
-    pub fn guest_log(&self, id: SubclusterId) -> Result<Arc<GuestLog>, KernelError> {
-        self.registry.guest_log(id)
-    }
-
-    /// Terminates every subcluster.
-    pub async fn shutdown(&self) {
-        for id in self.registry.running() {
-            if let Err(error) = self.terminate(id).await {
-                tracing::warn!(subcluster = %id, %error, "terminate failed during shutdown");
-            }
-        }
-    }
-
     /// Instantiates the vats and creates the channels; undoes it all on failure.
     async fn start(
         &self,
@@ -230,6 +305,7 @@ impl Kernel {
         log: &Arc<GuestLog>,
     ) -> Result<(), LaunchError> {
         for channel in &spec.channels {
+            self.check_not_closing()?;
             let endpoint =
                 Endpoint::open(channel)
                     .await
@@ -252,6 +328,7 @@ impl Kernel {
         }
         let subcluster_label = format!("{id}:{}", spec.name);
         for (vat, component) in spec.vats.iter().zip(&components) {
+            self.check_not_closing()?;
             let mut instance = self
                 .runtime
                 .instantiate(component, &subcluster_label, vat, log)
@@ -277,7 +354,16 @@ impl Kernel {
             }
             started.vats.push((vat.clone(), instance));
         }
-        Ok(())
+        self.check_not_closing()
+    }
+
+    /// A shutdown that began during this launch ends it: its steps are undone.
+    fn check_not_closing(&self) -> Result<(), LaunchError> {
+        if self.closing.is_cancelled() {
+            Err(LaunchError::ShuttingDown)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -294,7 +380,7 @@ impl Started {
             .iter()
             .map(|(spec, endpoint)| ChannelInfo {
                 name: spec.name.clone(),
-                kind: spec.kind.type_name(),
+                kind: spec.kind.type_name().to_owned(),
                 direction: spec.direction,
                 path: endpoint.path().map(std::path::Path::to_path_buf),
             })

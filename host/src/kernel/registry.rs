@@ -16,6 +16,11 @@ use super::{KernelError, LaunchError, SubclusterId};
 use crate::config::SubclusterSpec;
 use crate::runtime::GuestLog;
 
+/// Ended subclusters kept for `list`, `status` and `logs`; older ones are
+/// forgotten, so a long-running daemon's memory does not grow with its
+/// history.
+pub const KEPT_ENDED_SUBCLUSTERS: usize = 64;
+
 #[derive(Default)]
 pub(super) struct Registry {
     state: Mutex<State>,
@@ -196,6 +201,21 @@ impl Registry {
             .filter(|(_, entry)| !entry.ended())
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// Forgets the oldest ended subclusters beyond [`KEPT_ENDED_SUBCLUSTERS`].
+    pub(super) fn forget_old_ended(&self) {
+        let mut state = self.state();
+        let ended: Vec<SubclusterId> = state
+            .subclusters
+            .iter()
+            .filter(|(_, entry)| entry.ended())
+            .map(|(id, _)| *id)
+            .collect();
+        let excess = ended.len().saturating_sub(KEPT_ENDED_SUBCLUSTERS);
+        for id in &ended[..excess] {
+            state.subclusters.remove(id);
+        }
     }
 
     /// Frees the socket paths of a subcluster whose channels are closed.

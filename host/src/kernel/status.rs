@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ChannelInfo, SubclusterId, VatEnd};
 use crate::io::{ChannelStats, Grant};
@@ -56,16 +56,20 @@ impl SubclusterInfo {
         SubclusterStatus {
             id: self.id.to_string(),
             name: self.name.clone(),
-            state: if ended { "ended" } else { "running" },
+            state: if ended {
+                SubclusterState::Ended
+            } else {
+                SubclusterState::Running
+            },
             vats: vats
                 .iter()
                 .map(|(name, end)| VatStatus {
                     name: name.clone(),
                     state: match end {
-                        None => "running",
-                        Some(VatEnd::Returned) => "returned",
-                        Some(VatEnd::Failed(_)) => "failed",
-                        Some(VatEnd::Stopped) => "stopped",
+                        None => VatState::Running,
+                        Some(VatEnd::Returned) => VatState::Returned,
+                        Some(VatEnd::Failed(_)) => VatState::Failed,
+                        Some(VatEnd::Stopped) => VatState::Stopped,
                     },
                     error: match end {
                         Some(VatEnd::Failed(failure)) => Some(failure.to_string()),
@@ -86,26 +90,60 @@ impl SubclusterInfo {
 }
 
 /// A subcluster as `vathost status` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubclusterStatus {
     pub id: String,
     pub name: String,
-    /// `running` or `ended`.
-    pub state: &'static str,
+    pub state: SubclusterState,
     pub vats: Vec<VatStatus>,
     pub channels: Vec<ChannelStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubclusterState {
+    Running,
+    Ended,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VatStatus {
     pub name: String,
-    /// `running`, `returned`, `failed` or `stopped`.
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: VatState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VatState {
+    Running,
+    Returned,
+    Failed,
+    Stopped,
+}
+
+impl std::fmt::Display for SubclusterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Running => "running",
+            Self::Ended => "ended",
+        })
+    }
+}
+
+impl std::fmt::Display for VatState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Running => "running",
+            Self::Returned => "returned",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelStatus {
     #[serde(flatten)]
     pub info: ChannelInfo,

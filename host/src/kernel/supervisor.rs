@@ -41,6 +41,32 @@ impl SubclusterOutcome {
     }
 }
 
+type Joined = Result<(tokio::task::Id, Result<(), VatFailure>), tokio::task::JoinError>;
+
+/// Which vat a finished task ran and how it ended; logs the end.
+fn vat_end(names: &HashMap<tokio::task::Id, String>, joined: Joined) -> (String, VatEnd) {
+    let (vat, end) = match joined {
+        Ok((task, result)) => (
+            names.get(&task).cloned().unwrap_or_default(),
+            match result {
+                Ok(()) => VatEnd::Returned,
+                Err(failure) => VatEnd::Failed(failure),
+            },
+        ),
+        Err(join_error) => (
+            names.get(&join_error.id()).cloned().unwrap_or_default(),
+            VatEnd::Failed(VatFailure::Trapped(format!(
+                "vat task failed: {join_error}"
+            ))),
+        ),
+    };
+    match &end {
+        VatEnd::Failed(failure) => tracing::error!(vat = %vat, %failure, "vat failed"),
+        _ => tracing::info!(vat = %vat, "vat returned"),
+    }
+    (vat, end)
+}
+
 pub(super) async fn supervise(
     spec: SubclusterSpec,
     vats: Vec<(VatSpec, VatInstance)>,
@@ -75,25 +101,7 @@ pub(super) async fn supervise(
             joined = running.join_next_with_id() => joined,
         };
         let Some(joined) = joined else { break };
-        let (vat, end) = match joined {
-            Ok((task, result)) => (
-                names.get(&task).cloned().unwrap_or_default(),
-                match result {
-                    Ok(()) => VatEnd::Returned,
-                    Err(failure) => VatEnd::Failed(failure),
-                },
-            ),
-            Err(join_error) => (
-                names.get(&join_error.id()).cloned().unwrap_or_default(),
-                VatEnd::Failed(VatFailure::Trapped(format!(
-                    "vat task failed: {join_error}"
-                ))),
-            ),
-        };
-        match &end {
-            VatEnd::Failed(failure) => tracing::error!(vat = %vat, %failure, "vat failed"),
-            _ => tracing::info!(vat = %vat, "vat returned"),
-        }
+        let (vat, end) = vat_end(&names, joined);
         let bootstrap_failed = vat == spec.bootstrap && matches!(end, VatEnd::Failed(_));
         info.vat_ended(&vat, end);
         if bootstrap_failed {
@@ -102,15 +110,28 @@ pub(super) async fn supervise(
         }
     }
 
-    // Vats first, so that no vat sees its channels vanish while it runs...
-    running.shutdown().await;
-    // ...then the channels, whose sockets disappear with them.
-    for channel in channels {
-        channel.close().await;
+    // Vats first, so that no vat sees its channels vanish while it runs. A
+    // vat that had already ended when the stop came keeps its own end: a
+    // failure that raced with the terminate is still reported.
+    running.abort_all();
+    while let Some(joined) = running.join_next_with_id().await {
+        if matches!(&joined, Err(join_error) if join_error.is_cancelled()) {
+            continue;
+        }
+        let (vat, end) = vat_end(&names, joined);
+        info.vat_ended(&vat, end);
     }
+    // Then the channels, whose sockets disappear with them; each may take
+    // the close grace to send its last output, so all at once.
+    let mut closing = JoinSet::new();
+    for channel in channels {
+        closing.spawn(channel.close());
+    }
+    closing.join_all().await;
     registry.release_paths(info.id);
 
     let vats = info.settle();
     tracing::info!("subcluster ended");
     outcome.send_replace(Some(SubclusterOutcome { vats }));
+    registry.forget_old_ended();
 }

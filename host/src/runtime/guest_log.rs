@@ -5,10 +5,17 @@ use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::watch;
 
-/// Lines kept per subcluster; older ones are dropped.
-const KEPT_LINES: usize = 2000;
+/// Output kept per subcluster, in bytes (text plus a fixed cost per line, so
+/// that empty lines count too); older lines are dropped.
+pub const KEPT_LOG_BYTES: usize = 256 * 1024;
+/// What a kept line costs beyond its text: its record and its names.
+const LINE_COST: usize = 128;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+fn cost(line: &GuestLine) -> usize {
+    LINE_COST + line.text.len() + line.vat.len()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GuestLine {
     /// Position in the subcluster's output, counting from 1.
     pub seq: u64,
@@ -18,15 +25,22 @@ pub struct GuestLine {
 }
 
 pub struct GuestLog {
-    lines: Mutex<VecDeque<GuestLine>>,
+    lines: Mutex<Kept>,
     /// The last sequence number written, for followers to wait on.
     last: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Kept {
+    lines: VecDeque<GuestLine>,
+    /// What `lines` cost, by [`cost`].
+    bytes: usize,
 }
 
 impl Default for GuestLog {
     fn default() -> Self {
         Self {
-            lines: Mutex::new(VecDeque::new()),
+            lines: Mutex::new(Kept::default()),
             last: watch::Sender::new(0),
         }
     }
@@ -34,24 +48,28 @@ impl Default for GuestLog {
 
 impl GuestLog {
     pub(super) fn push(&self, vat: &str, stream: &str, text: &str) {
-        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = *self.last.borrow() + 1;
-        if lines.len() == KEPT_LINES {
-            lines.pop_front();
-        }
-        lines.push_back(GuestLine {
+        let line = GuestLine {
             seq,
             vat: vat.to_owned(),
             stream: stream.to_owned(),
             text: text.to_owned(),
-        });
+        };
+        kept.bytes += cost(&line);
+        kept.lines.push_back(line);
+        while kept.bytes > KEPT_LOG_BYTES
+            && let Some(oldest) = kept.lines.pop_front()
+        {
+            kept.bytes -= cost(&oldest);
+        }
         self.last.send_replace(seq);
     }
 
     /// Every kept line after `after`.
     pub fn since(&self, after: u64) -> Vec<GuestLine> {
-        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        lines
+        let kept = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.lines
             .iter()
             .filter(|line| line.seq > after)
             .cloned()

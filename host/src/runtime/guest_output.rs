@@ -11,6 +11,7 @@ use tokio::io::AsyncWrite;
 
 use super::GuestLog;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// A line longer than this is logged in pieces, so a vat cannot make the
 /// host buffer without bound by never writing a newline.
@@ -19,16 +20,18 @@ const MAX_LOG_LINE: usize = 4096;
 pub const OUTPUT_BYTES_PER_SECOND: u64 = 64 * 1024;
 /// Output a vat may log at once after a quiet spell.
 const OUTPUT_BURST: u64 = 256 * 1024;
+/// The most one `write` may pass; it is taken at once whatever its size.
+const WRITE_PERMIT: usize = 64 * 1024;
 /// At most one "output dropped" notice per vat this often.
 const DROP_NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// One vat's stdout or stderr. Every stream handle the vat obtains for it
+/// (each `get-stdout` call makes one) shares this one line buffer and writes
+/// into it at once, without a task or a buffer of its own: however many
+/// handles a vat takes, the host holds one partial line per stream.
 #[derive(Clone)]
 pub(super) struct GuestOutput {
-    subcluster: Arc<str>,
-    vat: Arc<str>,
-    stream: &'static str,
-    budget: OutputBudget,
-    log: Arc<GuestLog>,
+    logger: Arc<Mutex<LineLogger>>,
 }
 
 impl GuestOutput {
@@ -39,14 +42,36 @@ impl GuestOutput {
         budget: OutputBudget,
         log: Arc<GuestLog>,
     ) -> Self {
-        Self {
+        let target = Target {
             subcluster: subcluster.into(),
             vat: vat.into(),
             stream,
             budget,
             log,
+        };
+        Self {
+            logger: Arc::new(Mutex::new(LineLogger {
+                target,
+                pending: Vec::new(),
+            })),
         }
     }
+
+    fn write(&self, bytes: &[u8]) {
+        self.logger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write(bytes);
+    }
+}
+
+/// Where a vat's lines go.
+struct Target {
+    subcluster: Arc<str>,
+    vat: Arc<str>,
+    stream: &'static str,
+    budget: OutputBudget,
+    log: Arc<GuestLog>,
 }
 
 /// A token bucket of log bytes, shared by one vat's stdout and stderr.
@@ -111,19 +136,82 @@ impl IsTerminal for GuestOutput {
 
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineLogger {
-            target: self.clone(),
-            pending: Vec::new(),
-        })
+        Box::new(self.clone())
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
     }
 }
 
+/// Writes are taken whole and at once: the stream is always ready.
+impl OutputStream for GuestOutput {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        GuestOutput::write(self, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_PERMIT)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestOutput {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for GuestOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.write(bytes);
+        Poll::Ready(Ok(bytes.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Splits output into lines of at most [`MAX_LOG_LINE`] bytes.
 struct LineLogger {
-    target: GuestOutput,
+    target: Target,
     pending: Vec<u8>,
 }
 
 impl LineLogger {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if byte == b'\n' {
+                self.emit_pending();
+            } else {
+                self.pending.push(byte);
+                if self.pending.len() >= MAX_LOG_LINE {
+                    self.emit_pending();
+                }
+            }
+        }
+    }
+
+    fn emit_pending(&mut self) {
+        let line = std::mem::take(&mut self.pending);
+        self.emit(&line);
+        // Keep the allocation: the next line likely needs it.
+        self.pending = line;
+        self.pending.clear();
+    }
+
     fn emit(&self, line: &[u8]) {
         let target = &self.target;
         match target.budget.admit(line.len() + 1) {
@@ -150,41 +238,7 @@ impl LineLogger {
     }
 }
 
-impl AsyncWrite for LineLogger {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        for &byte in bytes {
-            if byte == b'\n' {
-                this.emit(&this.pending);
-                this.pending.clear();
-            } else {
-                this.pending.push(byte);
-                if this.pending.len() >= MAX_LOG_LINE {
-                    this.emit(&this.pending);
-                    this.pending.clear();
-                }
-            }
-        }
-        Poll::Ready(Ok(bytes.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if !self.pending.is_empty() {
-            let rest = std::mem::take(&mut self.pending);
-            self.emit(&rest);
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
+/// A partial last line is logged when the vat's store goes.
 impl Drop for LineLogger {
     fn drop(&mut self) {
         if !self.pending.is_empty() {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use wasmtime::{CallHook, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{CallHook, ResourceLimiter, Store, UpdateDeadline};
 
 use super::VatState;
 use crate::config::VatLimits;
@@ -22,14 +22,69 @@ pub struct CpuBudgetExceeded {
     pub budget: Duration,
 }
 
-pub(super) fn store_limits(limits: &VatLimits) -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX))
-        .table_elements(usize::try_from(limits.table_elements).unwrap_or(usize::MAX))
-        .instances(MAX_INSTANCES)
-        .tables(MAX_TABLES)
-        .memories(MAX_MEMORIES)
-        .build()
+/// Caps what a vat's wasm can grow: its memories together and its tables
+/// together (not each one: a component of ten memories gets no more than a
+/// component of one), and how many instances, tables and memories it has.
+pub(super) struct VatLimiter {
+    memory_limit: usize,
+    memory_used: usize,
+    table_limit: usize,
+    table_used: usize,
+}
+
+impl VatLimiter {
+    pub(super) fn new(limits: &VatLimits) -> Self {
+        Self {
+            memory_limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
+            memory_used: 0,
+            table_limit: usize::try_from(limits.table_elements).unwrap_or(usize::MAX),
+            table_used: 0,
+        }
+    }
+}
+
+impl ResourceLimiter for VatLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current);
+        let total = self.memory_used.saturating_add(growth);
+        if total > self.memory_limit {
+            return Ok(false);
+        }
+        self.memory_used = total;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current);
+        let total = self.table_used.saturating_add(growth);
+        if total > self.table_limit {
+            return Ok(false);
+        }
+        self.table_used = total;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
 }
 
 /// Makes running wasm yield to the executor at every epoch tick, and with a

@@ -125,21 +125,22 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         };
-        let (dir, name) = open_parent(path).map_err(read_error)?;
-        let metadata = dir.metadata(&name).map_err(read_error)?;
+        let (dir, name) = crate::files::open_parent(path).map_err(read_error)?;
+        let file =
+            crate::files::open_regular(&dir, &name, cap_std::fs::OpenOptions::new().read(true))
+                .map_err(read_error)?;
+        let metadata = file.metadata().map_err(read_error)?;
         let stamp = FileStamp {
             len: metadata.len(),
-            modified: metadata
-                .modified()
-                .ok()
-                .map(cap_std::time::SystemTime::into_std),
+            modified: metadata.modified().ok(),
         };
         if let Some((cached, prepared)) = self.cache().get(path)
             && *cached == stamp
         {
             return Ok(prepared.clone());
         }
-        let bytes = dir.read(&name).map_err(read_error)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(read_error)?;
         let component =
             Component::new(&self.engine, &bytes).map_err(|error| RuntimeError::Compile {
                 path: path.to_path_buf(),
@@ -191,16 +192,6 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker.stop();
     }
-}
-
-/// Opens the directory holding `path` as a capability and names the file in it.
-fn open_parent(path: &Path) -> std::io::Result<(cap_std::fs::Dir, std::ffi::OsString)> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))?;
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let dir = cap_std::fs::Dir::open_ambient_dir(parent, cap_std::ambient_authority())?;
-    Ok((dir, name.to_owned()))
 }
 
 /// Advances the engine's epoch on a timer thread.

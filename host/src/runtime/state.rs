@@ -1,4 +1,3 @@
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -10,7 +9,7 @@ use crate::io::IoChannelView;
 pub struct VatState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limits: super::limits::VatLimiter,
 }
 
 impl VatState {
@@ -33,10 +32,12 @@ impl VatState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(usize::try_from(limits.handles).unwrap_or(usize::MAX));
         Self {
             wasi,
-            table: ResourceTable::new(),
-            limits: super::limits::store_limits(limits),
+            table,
+            limits: super::limits::VatLimiter::new(limits),
         }
     }
 

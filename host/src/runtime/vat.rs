@@ -1,4 +1,4 @@
-use wasmtime::component::Resource;
+use wasmtime::component::{Resource, ResourceTableError};
 use wasmtime::{Engine, Store};
 
 use super::limits::CpuBudgetExceeded;
@@ -27,6 +27,7 @@ pub struct VatInstance {
     bindings: Vat,
     channels: Vec<Resource<ChannelHandle>>,
     listeners: Vec<Resource<ListenerHandle>>,
+    handle_limit: u32,
 }
 
 impl VatInstance {
@@ -50,6 +51,7 @@ impl VatInstance {
             bindings,
             channels: Vec::new(),
             listeners: Vec::new(),
+            handle_limit: limits.handles,
         })
     }
 
@@ -82,6 +84,15 @@ impl VatInstance {
             Err(trap) => {
                 if let Some(exceeded) = trap.downcast_ref::<CpuBudgetExceeded>() {
                     return Err(VatFailure::CpuBudget(exceeded.to_string()));
+                }
+                if matches!(
+                    trap.downcast_ref::<ResourceTableError>(),
+                    Some(ResourceTableError::Full)
+                ) {
+                    return Err(VatFailure::Trapped(format!(
+                        "holds more than its {} host handles (`limits.handles`)",
+                        self.handle_limit
+                    )));
                 }
                 // The cause on one line for the user; the guest backtrace,
                 // which spans many, goes to the log.

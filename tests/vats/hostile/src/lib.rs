@@ -8,10 +8,39 @@ use std::hint::black_box;
 
 use vat_sdk::{Channels, Parameters};
 
-fn hostile(parameters: Parameters, channels: Channels) -> vat_sdk::Result {
+fn hostile(parameters: Parameters, mut channels: Channels) -> vat_sdk::Result {
+    let listener = channels.take_listener("sessions").ok();
     let channel = channels.into_first()?;
     channel.read_line()?;
     match parameters.get_str("mode").as_deref() {
+        Some("blast") => {
+            // Writes until the host stops it, whoever reads (or not).
+            let line = "y".repeat(1023);
+            loop {
+                channel.write_line(&line)?;
+            }
+        }
+        Some("trap-on-go") => trap(),
+        Some("stdout-handles") => {
+            // A fresh stdout stream per call, each left holding a partial line.
+            let count = parameters.get_u64("count").unwrap_or(99_000);
+            for _ in 0..count {
+                let stream = get_stdout();
+                write_to(stream, b"an unfinished line without its newline");
+            }
+            channel.write_line("done")?;
+            for _ in channel.lines() {}
+            Ok(())
+        }
+        Some("hoard") => {
+            // Accepts every client, reads nothing, drops nothing.
+            let listener = listener.ok_or("hoard needs a listener `sessions`")?;
+            let mut held = Vec::new();
+            while let Some(connection) = listener.accept() {
+                held.push(connection);
+            }
+            Ok(())
+        }
         Some("spin") => loop {
             black_box(());
         },
@@ -93,6 +122,50 @@ fn forged_unit(handle: u32) -> i32 {
     // SAFETY: the import's signature matches the WIT; what the host does with
     // a handle that is not ours is exactly what this vat is here to test.
     unsafe { unit(handle as i32) }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn get_stdout() -> i32 {
+    #[link(wasm_import_module = "wasi:cli/stdout@0.2.6")]
+    unsafe extern "C" {
+        #[link_name = "get-stdout"]
+        fn get_stdout() -> i32;
+    }
+    // SAFETY: matches the WIT `get-stdout: func() -> output-stream`; the
+    // handle is deliberately never dropped.
+    unsafe { get_stdout() }
+}
+
+/// `output-stream.blocking-write-and-flush` on a raw handle.
+#[cfg(target_arch = "wasm32")]
+fn write_to(stream: i32, bytes: &[u8]) {
+    #[link(wasm_import_module = "wasi:io/streams@0.2.6")]
+    unsafe extern "C" {
+        #[link_name = "[method]output-stream.blocking-write-and-flush"]
+        fn blocking_write_and_flush(stream: i32, data: *const u8, len: usize, result: *mut u8);
+    }
+    // The result: a discriminant and a stream-error payload, ignored.
+    let mut result = [0u64; 2];
+    // SAFETY: the canonical ABI signature of the WIT method; `result` is
+    // large and aligned enough for `result<_, stream-error>`.
+    unsafe {
+        blocking_write_and_flush(
+            stream,
+            bytes.as_ptr(),
+            bytes.len(),
+            result.as_mut_ptr().cast(),
+        )
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn get_stdout() -> i32 {
+    unreachable!("hostile vats only run as components")
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn write_to(_: i32, _: &[u8]) {
+    unreachable!("hostile vats only run as components")
 }
 
 #[cfg(target_arch = "wasm32")]
