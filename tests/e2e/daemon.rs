@@ -417,3 +417,187 @@ fn status_sums_the_traffic_of_a_listeners_connections() {
     drop(second);
     daemon.stop();
 }
+
+#[test]
+fn control_connections_are_bounded_and_the_daemon_keeps_serving() {
+    let daemon = Daemon::start();
+    let before = daemon.host.rss_kib();
+    let request = vec![b'x'; 250 * 1024];
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let mut stream = UnixStream::connect(daemon.control()).unwrap();
+        stream
+            .set_write_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        // An unfinished request; the daemon may close older ones to make room.
+        let _ = stream.write_all(&request);
+        held.push(stream);
+    }
+    // Idle connections too, as many again.
+    for _ in 0..300 {
+        held.push(UnixStream::connect(daemon.control()).unwrap());
+    }
+    // A script's call still gets through.
+    assert_eq!(daemon.list(), json!([]));
+    let grown = (daemon.host.rss_kib().saturating_sub(before)) * 1024;
+    let bound = vathost::daemon::MAX_CONNECTIONS as u64
+        * (u64::from(vathost::daemon::MAX_REQUEST) + 64 * 1024)
+        + 16 * 1024 * 1024;
+    assert!(
+        grown < bound,
+        "the daemon grew by {} KiB, past {} KiB",
+        grown / 1024,
+        bound / 1024
+    );
+    drop(held);
+    daemon.stop();
+}
+
+#[test]
+fn a_config_that_would_block_on_open_is_refused_and_the_others_keep_serving() {
+    let daemon = Daemon::start();
+    let (config, socket) = daemon.echo_config("steady");
+    daemon.launch(&config);
+    let mut client = Client::connect(&socket);
+    let fifo = daemon.scratch.path("fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, output) = daemon.cli(&["launch", fifo.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("not a regular file"), "{output}");
+    // A component path that is a FIFO: the same.
+    let fifo_component = daemon
+        .scratch
+        .config("fifo-component", single_vat_config(&fifo, json!({})));
+    let (code, output) = daemon.cli(&["launch", fifo_component.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("vats.main.component") && output.contains("not a regular file"),
+        "{output}"
+    );
+    assert_eq!(client.exchange("still here"), "still here");
+    drop(client);
+    daemon.stop();
+}
+
+#[test]
+fn stop_during_a_large_launch_leaves_no_socket_files() {
+    const VATS: usize = 1500;
+    let daemon = Daemon::start();
+    let sockets = daemon.scratch.path("sockets");
+    std::fs::create_dir(&sockets).unwrap();
+    let mut vats = serde_json::Map::new();
+    let mut io = serde_json::Map::new();
+    for index in 0..VATS {
+        vats.insert(format!("v{index}"), json!({ "component": vat("echo") }));
+        io.insert(
+            format!("c{index}"),
+            json!({ "type": "socket", "path": sockets.join(format!("{index}.sock")) }),
+        );
+    }
+    let config = daemon.scratch.config(
+        "large",
+        json!({ "bootstrap": "v0", "vats": vats, "io": io }),
+    );
+    let mut launching = UnixStream::connect(daemon.control()).unwrap();
+    launching
+        .set_read_timeout(Some(crate::harness::PATIENCE))
+        .unwrap();
+    let request = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "launch", "params": { "config": config },
+    });
+    launching
+        .write_all(format!("{request}\n").as_bytes())
+        .unwrap();
+    // Stop as soon as the launch has begun creating sockets.
+    let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
+    while std::fs::read_dir(&sockets).unwrap().next().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the launch never began"
+        );
+        std::thread::yield_now();
+    }
+    let (code, output) = daemon.cli(&["stop"]);
+    assert_eq!(code, Some(0), "{output}");
+    let exited = daemon.host.wait();
+    assert!(exited.status.success(), "{}", exited.log);
+    let mut reply = String::new();
+    let _ = BufReader::new(&launching).read_line(&mut reply);
+    assert!(
+        !reply.contains("\"result\""),
+        "the launch finished before the stop; the test needs a slower launch: {reply}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&sockets).unwrap().collect();
+    assert!(left.is_empty(), "{} socket files left behind", left.len());
+}
+
+#[test]
+fn ended_subclusters_are_kept_to_a_bounded_history() {
+    let daemon = Daemon::start();
+    let (config, _socket) = daemon.echo_config("cycled");
+    let mut stream = UnixStream::connect(daemon.control()).unwrap();
+    stream
+        .set_read_timeout(Some(crate::harness::PATIENCE))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut call = |method: &str, params: Value| -> Value {
+        let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let response: Value = serde_json::from_str(&line).unwrap();
+        assert!(response.get("error").is_none(), "{response}");
+        response["result"].clone()
+    };
+    let cycles = vathost::kernel::KEPT_ENDED_SUBCLUSTERS + 36;
+    let mut last = String::new();
+    for _ in 0..cycles {
+        let launched = call("launch", json!({ "config": config }));
+        last = launched["id"].as_str().unwrap().to_owned();
+        call("terminate", json!({ "id": last }));
+    }
+    let listed = daemon.list();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|subcluster| subcluster["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        vathost::kernel::KEPT_ENDED_SUBCLUSTERS,
+        "{ids:?}"
+    );
+    assert_eq!(ids.last(), Some(&last.as_str()), "the newest are kept");
+    daemon.stop();
+}
+
+#[test]
+fn terminate_and_stop_finish_while_a_client_is_not_reading() {
+    let daemon = Daemon::start();
+    let socket = daemon.scratch.path("blast.sock");
+    let config = crate::faults::blast_config(
+        &daemon.scratch,
+        json!({ "own": { "type": "socket", "path": socket } }),
+    );
+    let id = daemon.launch(&config);
+    let mut client = Client::connect(&socket);
+    client.send("go");
+    crate::faults::wait_until_unread(&client.writer(), 64 * 1024);
+    let (code, output) = daemon.cli(&["terminate", &id]);
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(daemon.list()[0]["state"], json!("ended"));
+    assert!(!socket.exists());
+    daemon.host.wait_for_log("the peer did not take");
+    // A second one, left running for `stop` to end.
+    let id = daemon.launch(&config);
+    let mut client = Client::connect(&socket);
+    client.send("go");
+    crate::faults::wait_until_unread(&client.writer(), 64 * 1024);
+    let exited = daemon.stop();
+    assert!(exited.status.success(), "{id}: {}", exited.log);
+}

@@ -208,10 +208,6 @@ impl Host {
         }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// The process's resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
         rss_kib(self.child.id())

@@ -13,21 +13,32 @@ struct Attack {
     attacker: Client,
     bystander: Client,
     sockets: Vec<PathBuf>,
-    _scratch: Scratch,
+    /// The host's resident memory just before the attack began.
+    rss_before_kib: u64,
+    scratch: Scratch,
 }
 
 impl Attack {
     /// Launches both subclusters, checks the bystander, then tells the
     /// hostile vat to attack.
     fn launch(mode: &str, limits: Value) -> Self {
+        Self::launch_with(mode, limits, json!({}), json!({}))
+    }
+
+    /// Like `launch`, with more parameters for the vat and more channels
+    /// (paths relative to the scratch directory).
+    fn launch_with(mode: &str, limits: Value, parameters: Value, channels: Value) -> Self {
         let scratch = Scratch::new();
         let attacker_socket = scratch.path("attacker.sock");
         let bystander_socket = scratch.path("bystander.sock");
-        let mut hostile = single_vat_config(
-            &vat("hostile"),
-            json!({ "own": { "type": "socket", "path": attacker_socket } }),
-        );
-        hostile["vats"]["main"]["parameters"] = json!({ "mode": mode });
+        let mut io = json!({ "own": { "type": "socket", "path": attacker_socket } });
+        for (name, channel) in channels.as_object().into_iter().flatten() {
+            io[name] = channel.clone();
+        }
+        let mut hostile = single_vat_config(&vat("hostile"), io);
+        let mut parameters = parameters;
+        parameters["mode"] = json!(mode);
+        hostile["vats"]["main"]["parameters"] = parameters;
         hostile["vats"]["main"]["limits"] = limits;
         let bystander = single_vat_config(
             &vat("echo"),
@@ -40,13 +51,15 @@ impl Attack {
         let mut bystander = Client::connect(&bystander_socket);
         assert_eq!(bystander.exchange("before"), "before");
         let mut attacker = Client::connect(&attacker_socket);
+        let rss_before_kib = host.rss_kib();
         attacker.send("go");
         Self {
             host,
             attacker,
             bystander,
             sockets: vec![attacker_socket, bystander_socket],
-            _scratch: scratch,
+            rss_before_kib,
+            scratch,
         }
     }
 
@@ -71,6 +84,23 @@ impl Attack {
             .wait_for_log("bootstrap vat failed: terminating the subcluster");
         // Its subcluster is gone: its channel closed under its client.
         assert_eq!(self.attacker.recv(), None);
+    }
+
+    /// Fails unless the host grew by less than `bound` bytes since the
+    /// attack began.
+    fn assert_host_grew_less_than(&self, bound: u64) {
+        let grown = self.host.rss_kib().saturating_sub(self.rss_before_kib) * 1024;
+        assert!(
+            grown < bound,
+            "the host grew by {} KiB, past the bound of {} KiB",
+            grown / 1024,
+            bound / 1024
+        );
+        eprintln!(
+            "host grew by {} KiB (bound {} KiB)",
+            grown / 1024,
+            bound / 1024
+        );
     }
 
     /// Stops the host; every socket file is gone.
@@ -188,4 +218,121 @@ fn megabytes_of_stdout_are_rate_limited_and_the_vat_keeps_running() {
         "the host logged {} bytes of a 10 MiB flood",
         exited.log.len()
     );
+}
+
+/// SECURITY.md's bound on the host memory one vat can make the host hold,
+/// for a vat whose channels are `channels` (each `(queue, max_line)`) and
+/// whose listeners are `listeners` (each `(max_clients, queue, max_line)`).
+fn host_memory_bound(
+    memory: u64,
+    handles: u64,
+    channels: &[(u64, u64)],
+    listeners: &[(u64, u64, u64)],
+) -> u64 {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    let per_channel = |queue: u64, max_line: u64| queue * max_line.max(16 * KIB) + 64 * KIB;
+    2 * memory
+        + 16 * u64::from(vathost::config::DEFAULT_VAT_TABLE_ELEMENTS)
+        + 256 * handles
+        + channels
+            .iter()
+            .map(|&(queue, max_line)| per_channel(queue, max_line))
+            .sum::<u64>()
+        + listeners
+            .iter()
+            .map(|&(clients, queue, max_line)| clients * per_channel(queue, max_line))
+            .sum::<u64>()
+        + 4 * MIB
+}
+
+const DEFAULT_CHANNEL: (u64, u64) = (256, 64 * 1024);
+
+#[test]
+fn stdout_handles_by_the_ten_thousand_share_one_buffer() {
+    let handles = 100_000;
+    let mut attack = Attack::launch_with(
+        "stdout-handles",
+        json!({ "memory": "16MiB", "handles": handles }),
+        json!({ "count": 99_000 }),
+        json!({}),
+    );
+    attack.host.wait_for_log("vat started");
+    assert_eq!(
+        attack.attacker.recv().as_deref(),
+        Some("done"),
+        "log:\n{}",
+        attack.host.log()
+    );
+    attack.assert_host_grew_less_than(host_memory_bound(
+        16 * 1024 * 1024,
+        handles,
+        &[DEFAULT_CHANNEL],
+        &[],
+    ));
+    attack.assert_bystander_unharmed();
+    let exited = attack.stop();
+    assert!(exited.status.success(), "{}", exited.log);
+}
+
+#[test]
+fn a_vat_over_its_handle_limit_fails_alone() {
+    let mut attack = Attack::launch_with(
+        "stdout-handles",
+        json!({ "handles": 1000 }),
+        json!({ "count": 5000 }),
+        json!({}),
+    );
+    attack.expect_vat_failure("holds more than its 1000 host handles (`limits.handles`)");
+    attack.assert_bystander_unharmed();
+    assert_run_failed_with(&attack.stop(), "host handles");
+}
+
+#[test]
+fn connections_a_vat_accepts_and_never_reads_are_bounded_by_max_clients() {
+    const CLIENTS: usize = 48;
+    const LINE: usize = 64 * 1024 - 1;
+    let (max_clients, queue, max_line) = (2, 64, 64 * 1024);
+    let mut attack = Attack::launch_with(
+        "hoard",
+        json!({ "memory": "16MiB" }),
+        json!({}),
+        json!({ "sessions": {
+            "type": "listen", "path": "sessions.sock",
+            "max-clients": max_clients, "queue": queue, "max-line": max_line,
+        } }),
+    );
+    let sessions = attack.scratch.path("sessions.sock");
+    let line = format!("{}\n", "z".repeat(LINE));
+    let mut admitted = 0;
+    for _ in 0..CLIENTS {
+        let mut client = std::os::unix::net::UnixStream::connect(&sessions).unwrap();
+        client
+            .set_write_timeout(Some(std::time::Duration::from_millis(300)))
+            .unwrap();
+        // Each sends until the host stops reading (or turns it away), then leaves.
+        let mut sent = 0;
+        while std::io::Write::write_all(&mut client, line.as_bytes()).is_ok() && sent < 256 {
+            sent += 1;
+        }
+        if sent > queue {
+            admitted += 1;
+        }
+    }
+    assert!(admitted >= 1, "no client was admitted at all");
+    attack.assert_host_grew_less_than(host_memory_bound(
+        16 * 1024 * 1024,
+        u64::from(vathost::config::DEFAULT_VAT_HANDLES),
+        &[DEFAULT_CHANNEL],
+        &[(max_clients, queue, max_line)],
+    ));
+    // Clients beyond those the vat holds were turned away with a reason.
+    let mut late = Client::connect(&sessions);
+    assert_eq!(
+        late.recv().as_deref(),
+        Some("vathost: listener `sessions` is full: it serves at most 2 clients at once")
+    );
+    attack.assert_bystander_unharmed();
+    let exited = attack.stop();
+    assert!(exited.status.success(), "{}", exited.log);
 }

@@ -1,4 +1,5 @@
-//! Project tasks: `cargo xtask demo`, `cargo xtask test`, `cargo xtask build-vats`.
+//! Project tasks: `cargo xtask demo`, `cargo xtask test`, `cargo xtask build`,
+//! `cargo xtask build-vats`, `cargo xtask bench`.
 //!
 //! Vats are built for `wasm32-wasip2` into the shared target directory, so
 //! the host and the components are each built once per run.
@@ -11,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-const USAGE: &str = "usage: cargo xtask <demo | test [ARGS...] | bench [--quick] | build-vats>
+const USAGE: &str =
+    "usage: cargo xtask <demo | test [ARGS...] | bench [--quick] | build | build-vats>
   demo        build the host and the example vats, launch the echo cluster and talk to it
+  build       build the host (target/debug/vathost) and every vat, as the tests do
   test        build the vats, then run every test (extra ARGS go to cargo test)
   bench       build in release and run the benchmarks against the native baseline
   bench --quick  a short run in the dev profile (what CI runs, so it never rots)
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(args.get(1).is_some_and(|arg| arg == "--quick")),
+        Some("build") => build_vats().and_then(|()| build_host()),
         Some("build-vats") => build_vats(),
         _ => {
             eprintln!("{USAGE}");

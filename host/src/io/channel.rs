@@ -140,9 +140,15 @@ struct InboundQueue {
     ending: Option<u64>,
 }
 
-/// The write side of the connected peer, with the output it has not taken yet.
+/// The write side of the connected peer, with the output it has not taken
+/// yet. Dropped with output unsent (its grace over, or its session's task
+/// ended), it logs how much was dropped, unless the peer had gone.
 pub(crate) struct ClientWriter {
     id: u64,
+    /// The channel's name, for the log; set when attached.
+    channel: Arc<str>,
+    /// A write failed: the peer is gone, and unsent output is no news.
+    peer_gone: bool,
     stream: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
     buffer: Vec<u8>,
     /// How much of `buffer` the peer has taken.
@@ -165,6 +171,8 @@ impl ClientWriter {
     pub(crate) fn new(id: u64, stream: Box<dyn tokio::io::AsyncWrite + Send + Unpin>) -> Self {
         Self {
             id,
+            channel: Arc::from(""),
+            peer_gone: false,
             stream,
             buffer: Vec::new(),
             sent: 0,
@@ -188,6 +196,12 @@ impl ClientWriter {
     }
 
     async fn send_buffer(&mut self) -> std::io::Result<()> {
+        let sent = self.send_unsent().await;
+        self.peer_gone |= sent.is_err();
+        sent
+    }
+
+    async fn send_unsent(&mut self) -> std::io::Result<()> {
         while self.sent < self.buffer.len() {
             let written = self.stream.write(&self.buffer[self.sent..]).await?;
             if written == 0 {
@@ -198,6 +212,42 @@ impl ClientWriter {
         self.buffer.clear();
         self.sent = 0;
         self.stream.flush().await
+    }
+}
+
+/// A writer taken out of its channel, to be finished within its grace.
+pub(crate) struct EndingWriter {
+    writer: ClientWriter,
+    deadline: Instant,
+}
+
+impl EndingWriter {
+    /// Sends what is buffered and shuts the peer's write side down, until
+    /// the deadline; past it, dropping the writer logs what it drops.
+    pub(crate) async fn finish(mut self) {
+        let writer = &mut self.writer;
+        let sent = tokio::time::timeout_at(self.deadline, async {
+            writer.send_buffer().await?;
+            writer.stream.shutdown().await
+        })
+        .await;
+        if let Ok(Err(error)) = sent {
+            tracing::debug!(channel = &*writer.channel, %error, "peer gone before the last output");
+        }
+    }
+}
+
+impl Drop for ClientWriter {
+    fn drop(&mut self) {
+        if self.unsent() > 0 && !self.peer_gone {
+            tracing::warn!(
+                channel = &*self.channel,
+                dropped_bytes = self.unsent(),
+                "the peer did not take {} bytes of output within {} ms; dropped them",
+                self.unsent(),
+                CLOSE_GRACE.as_millis()
+            );
+        }
     }
 }
 
@@ -528,6 +578,15 @@ impl Channel {
     /// logged, and the peer's write side is shut down. Later writes find no
     /// client.
     pub(crate) async fn end_output(&self, session: Option<u64>) {
+        if let Some(ending) = self.detach_writer(session).await {
+            ending.finish().await;
+        }
+    }
+
+    /// Takes the attached writer (of `session` only, if given) out of the
+    /// channel, so that a new peer can be attached at once; the caller
+    /// finishes it.
+    pub(crate) async fn detach_writer(&self, session: Option<u64>) -> Option<EndingWriter> {
         let deadline = Instant::now() + CLOSE_GRACE;
         let stop = self
             .writer_stop
@@ -535,8 +594,7 @@ impl Channel {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
             .filter(|(id, _)| session.is_none_or(|session| session == *id))
-            .map(|(_, stop)| stop.clone());
-        let Some(stop) = stop else { return };
+            .map(|(_, stop)| stop.clone())?;
         // A write blocked on the peer holds the output; past the deadline it
         // gives up, so this never waits longer than the grace.
         let mut output = tokio::select! {
@@ -546,32 +604,9 @@ impl Channel {
                 self.output.lock().await
             }
         };
-        let Some(mut writer) =
-            output.take_if(|writer| session.is_none_or(|session| session == writer.id))
-        else {
-            return;
-        };
-        drop(output);
-        let sent = tokio::time::timeout_at(deadline, async {
-            writer.send_buffer().await?;
-            writer.stream.shutdown().await
-        })
-        .await;
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::debug!(channel = self.name(), %error, "peer gone before the last output");
-            }
-            Err(_elapsed) => tracing::warn!(
-                channel = self.name(),
-                dropped_bytes = writer.unsent(),
-                "the peer did not take {} bytes of output within {} ms; dropped them",
-                writer.unsent(),
-                CLOSE_GRACE.as_millis()
-            ),
-        }
+        let writer = output.take_if(|writer| session.is_none_or(|session| session == writer.id))?;
+        Some(EndingWriter { writer, deadline })
     }
-
     /// Queues an item for the vat, waiting while the queue is full (that
     /// wait is what stops the transport reading). False once closed.
     pub(crate) async fn deliver(&self, sender: &mpsc::Sender<Inbound>, item: Inbound) -> bool {
@@ -593,7 +628,8 @@ impl Channel {
     }
 
     /// Makes `writer` the peer that writes go to.
-    pub(crate) async fn attach_client(&self, writer: ClientWriter) {
+    pub(crate) async fn attach_client(&self, mut writer: ClientWriter) {
+        writer.channel = Arc::from(self.name.as_str());
         *self
             .writer_stop
             .lock()

@@ -241,8 +241,10 @@ async fn accept_connections(
                 // Runs until the channel closes.
                 () = channel.flush_lagging_output() => {}
                 () = async {
-                    super::session::serve_client(&channel, &inbound, reader, next, true).await;
-                    tracing::info!(listener = listener.name(), connection = next, "client gone");
+                    super::session::serve_client(&channel, &inbound, reader, next, true, || {
+                        tracing::info!(listener = listener.name(), connection = next, "client gone");
+                    })
+                    .await;
                     // What the connection holds (its queued input, its
                     // output) stays until the vat lets go of it, so it
                     // counts against `max-clients` until then.

@@ -83,13 +83,17 @@ pub(crate) async fn pump(
 /// no vat holds the channel any more, or (on a channel the vat only writes)
 /// the client hangs up. Then the buffered output is sent within the close
 /// grace and the connection is shut down. With `only_client` (a `listen`
-/// connection) the channel has no input after this client's.
+/// connection) the channel has no input after this client's. `released`
+/// is called as soon as the channel is free for another client: before the
+/// last output is sent, so a client that has seen its end of stream finds
+/// the channel free.
 pub(crate) async fn serve_client(
     channel: &Arc<Channel>,
     inbound: &mpsc::Sender<Inbound>,
     mut reader: OwnedReadHalf,
     session: u64,
     only_client: bool,
+    released: impl FnOnce(),
 ) {
     channel.client_connected(true);
     pump(channel, inbound, &mut reader, Some(session)).await;
@@ -104,12 +108,20 @@ pub(crate) async fn serve_client(
         }
     };
     tokio::select! {
-        () = channel.closed().cancelled() => {}
+        // The channel's release sends what is left, within the grace.
+        () = channel.closed().cancelled() => {
+            released();
+            return;
+        }
         () = channel.abandoned() => {}
         () = vat_done => {}
     }
-    channel.end_output(Some(session)).await;
+    let ending = channel.detach_writer(Some(session)).await;
     channel.client_connected(false);
+    released();
+    if let Some(ending) = ending {
+        ending.finish().await;
+    }
 }
 
 /// Resolves once the peer of `stream` has closed both directions. Its input

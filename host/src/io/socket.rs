@@ -297,7 +297,9 @@ async fn serve_client(
             .attach_client(ClientWriter::new(id, Box::new(writer)))
             .await;
     }
-    super::session::serve_client(&channel, &inbound, reader, id, false).await;
-    tracing::info!(channel = channel.name(), client = id, "client gone");
-    busy.store(false, Ordering::Release);
+    super::session::serve_client(&channel, &inbound, reader, id, false, || {
+        tracing::info!(channel = channel.name(), client = id, "client gone");
+        busy.store(false, Ordering::Release);
+    })
+    .await;
 }

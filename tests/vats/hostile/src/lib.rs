@@ -21,6 +21,19 @@ fn hostile(parameters: Parameters, mut channels: Channels) -> vat_sdk::Result {
             }
         }
         Some("trap-on-go") => trap(),
+        Some("count") => {
+            // Answers only at the end of each client's input.
+            let mut count = 0;
+            loop {
+                match channel.read_line()? {
+                    Some(_) => count += 1,
+                    None => {
+                        channel.write_line(&format!("{count} lines"))?;
+                        count = 0;
+                    }
+                }
+            }
+        }
         Some("stdout-handles") => {
             // A fresh stdout stream per call, each left holding a partial line.
             let count = parameters.get_u64("count").unwrap_or(99_000);

@@ -1,0 +1,192 @@
+//! Faults found by trying the host from outside (issue 10): replies lost at
+//! a client's half-close, terminate held up by a peer that never reads, a
+//! failure racing a terminate.
+
+use std::io::Write;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::{Client, Host, PATIENCE, Scratch, echo_config, single_vat_config, vat};
+
+/// What `printf ... | nc -N` does: send every line, shut down the write
+/// side, then read until the host closes.
+fn send_all_then_half_close(client: &mut Client, lines: &[String]) -> Vec<String> {
+    let mut burst = String::new();
+    for line in lines {
+        burst.push_str(line);
+        burst.push('\n');
+    }
+    let mut writer = client.writer();
+    let sender = std::thread::spawn(move || {
+        writer.write_all(burst.as_bytes()).expect("send the lines");
+        writer
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shut down the write side");
+    });
+    let replies = client.recv_all();
+    sender.join().expect("sender");
+    replies
+}
+
+fn numbered(count: usize) -> Vec<String> {
+    (0..count).map(|index| format!("line {index}")).collect()
+}
+
+#[test]
+fn a_client_that_half_closes_gets_every_reply_on_a_socket_channel() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("echo.sock");
+    let host = Host::run(&[&echo_config(&scratch, "echo", &socket)]);
+    for count in [1, 100, 1000, 20_000] {
+        let lines = numbered(count);
+        let mut client = Client::connect(&socket);
+        let replies = send_all_then_half_close(&mut client, &lines);
+        assert_eq!(replies.len(), count, "log:\n{}", host.log());
+        assert_eq!(replies, lines);
+    }
+    // The channel serves the next client as before.
+    assert_eq!(Client::connect(&socket).exchange("after"), "after");
+}
+
+#[test]
+fn a_client_that_half_closes_gets_every_reply_on_a_listen_connection() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("repl.sock");
+    let config = scratch.config(
+        "repl",
+        single_vat_config(
+            &vat("repl"),
+            json!({ "sessions": { "type": "listen", "path": socket } }),
+        ),
+    );
+    let host = Host::run(&[&config]);
+    for count in [1, 100, 1000] {
+        let lines: Vec<String> = (0..count).map(|index| format!("set v{index} x")).collect();
+        let mut client = Client::connect(&socket);
+        let replies = send_all_then_half_close(&mut client, &lines);
+        assert_eq!(replies.len(), count, "log:\n{}", host.log());
+        assert!(replies.iter().all(|reply| reply == "ok"), "{replies:?}");
+    }
+}
+
+#[test]
+fn a_reply_written_after_the_end_of_input_still_reaches_a_half_closed_client() {
+    // The vat answers only once it has read the end of the client's input.
+    let scratch = Scratch::new();
+    let socket = scratch.path("count.sock");
+    let mut config = single_vat_config(
+        &vat("hostile"),
+        json!({ "own": { "type": "socket", "path": socket } }),
+    );
+    config["vats"]["main"]["parameters"] = json!({ "mode": "count" });
+    let _host = Host::run(&[&scratch.config("count", config)]);
+    let mut client = Client::connect(&socket);
+    client.send("go");
+    let replies = send_all_then_half_close(&mut client, &numbered(3));
+    assert_eq!(replies, ["3 lines"]);
+    // The next client is counted on its own.
+    let mut next = Client::connect(&socket);
+    assert_eq!(
+        send_all_then_half_close(&mut next, &numbered(5)),
+        ["5 lines"]
+    );
+}
+
+/// Waits until at least `bytes` sent to `stream` lie unread in its socket
+/// buffer: the peer writing to it is then blocked, its output piling up.
+pub fn wait_until_unread(stream: &UnixStream, bytes: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    while rustix::io::ioctl_fionread(stream).expect("FIONREAD") < bytes as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {bytes} bytes ever arrived"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A vat that writes without end, blocked on a client that never reads.
+pub fn blast_config(scratch: &Scratch, channels: serde_json::Value) -> std::path::PathBuf {
+    let mut config = single_vat_config(&vat("hostile"), channels);
+    config["vats"]["main"]["parameters"] = json!({ "mode": "blast" });
+    scratch.config("blast", config)
+}
+
+#[test]
+fn sigterm_ends_run_promptly_while_a_client_is_not_reading() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("blast.sock");
+    let host = Host::run(&[&blast_config(
+        &scratch,
+        json!({ "own": { "type": "socket", "path": socket } }),
+    )]);
+    let mut client = Client::connect(&socket);
+    client.send("go");
+    wait_until_unread(&client.writer(), 64 * 1024);
+    let exited = host.stop("TERM");
+    assert!(exited.status.success(), "{}", exited.log);
+    assert!(
+        exited.log.contains("the peer did not take") && exited.log.contains("channel=own"),
+        "the dropped output is logged with its channel:\n{}",
+        exited.log
+    );
+    assert!(!socket.exists());
+}
+
+#[test]
+fn sigterm_ends_run_promptly_while_a_connect_peer_is_not_reading() {
+    let scratch = Scratch::new();
+    let peer_path = scratch.path("peer.sock");
+    let peer = UnixListener::bind(&peer_path).unwrap();
+    let host = Host::run(&[&blast_config(
+        &scratch,
+        json!({ "up": { "type": "connect", "path": peer_path } }),
+    )]);
+    let (mut connection, _) = peer.accept().unwrap();
+    connection.write_all(b"go\n").unwrap();
+    wait_until_unread(&connection, 64 * 1024);
+    let exited = host.stop("TERM");
+    assert!(exited.status.success(), "{}", exited.log);
+    assert!(
+        exited.log.contains("the peer did not take") && exited.log.contains("channel=up"),
+        "{}",
+        exited.log
+    );
+}
+
+#[test]
+fn a_failure_just_before_sigterm_still_fails_the_run() {
+    for attempt in 0..5 {
+        let scratch = Scratch::new();
+        let socket = scratch.path("trap.sock");
+        let mut config = single_vat_config(
+            &vat("hostile"),
+            json!({ "own": { "type": "socket", "path": socket } }),
+        );
+        config["vats"]["main"]["parameters"] = json!({ "mode": "trap-on-go" });
+        let host = Host::run(&[&scratch.config("trap", config)]);
+        Client::connect(&socket).send("go");
+        // The trap is logged inside the vat's task, before its supervisor
+        // learns of it: terminate now, while the two race.
+        host.wait_for_log("vat trapped");
+        let exited = host.stop("TERM");
+        assert_eq!(
+            exited.status.code(),
+            Some(1),
+            "attempt {attempt}: {}",
+            exited.log
+        );
+        let error = exited
+            .log
+            .lines()
+            .find(|line| line.starts_with("Error:"))
+            .unwrap_or_default();
+        assert!(
+            error.contains("trapped"),
+            "attempt {attempt}: {}",
+            exited.log
+        );
+    }
+}
