@@ -15,9 +15,18 @@ pub fn open_parent(path: &Path) -> std::io::Result<(Dir, OsString)> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "not a file path"))?;
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let dir = Dir::open_ambient_dir(parent, cap_std::ambient_authority())?;
-    Ok((dir, name.to_owned()))
+    Ok((open_dir_of(path)?, name.to_owned()))
+}
+
+/// Opens the directory holding `path` as a capability: for a bare file
+/// name, the current directory.
+pub fn open_dir_of(path: &Path) -> std::io::Result<Dir> {
+    let parent = match path.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+        Some(parent) => parent,
+        None => Path::new("/"),
+    };
+    Dir::open_ambient_dir(parent, cap_std::ambient_authority())
 }
 
 /// Opens `name` in `dir` with `options`, refusing anything but a regular

@@ -145,3 +145,56 @@ fn run_refuses_a_socket_path_another_subcluster_holds_and_leaves_nothing() {
         "a socket was left behind"
     );
 }
+
+#[test]
+fn check_and_run_reject_a_socket_in_a_missing_directory_alike() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("no-such-dir/echo.sock");
+    let config = echo_config(&scratch, "c", &socket);
+    for verb in ["check", "run"] {
+        let (code, output) = vathost(&[verb], &[&config]);
+        assert_eq!(code, Some(2), "{verb}: {output}");
+        assert!(
+            output.contains("`io.repl.path`: directory") && output.contains("no-such-dir"),
+            "{verb}: {output}"
+        );
+    }
+}
+
+#[test]
+fn check_reports_parse_problems_all_at_once() {
+    let scratch = Scratch::new();
+    let mut config = single_vat_config(
+        &vat("echo"),
+        json!({ "repl": { "type": "socket", "path": scratch.path("r.sock"), "directon": "in" } }),
+    );
+    config["vats"]["main"]["limits"] = json!({ "memory": true });
+    let (code, output) = vathost(&["check"], &[&scratch.config("c", config)]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("`io.repl.directon`: unknown field `directon`; did you mean `direction`?"),
+        "{output}"
+    );
+    assert!(output.contains("`vats.main.limits.memory`"), "{output}");
+}
+
+#[test]
+fn check_and_run_take_a_config_named_relative_to_the_working_directory() {
+    let scratch = Scratch::new();
+    let config = echo_config(&scratch, "here", &scratch.path("here.sock"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vathost"))
+        .args(["check", "here.json"])
+        .current_dir(config.parent().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("here.json: ok (1 vats, 1 channels)"),
+        "{text}"
+    );
+}

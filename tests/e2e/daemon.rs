@@ -449,6 +449,11 @@ fn control_connections_are_bounded_and_the_daemon_keeps_serving() {
         grown / 1024,
         bound / 1024
     );
+    eprintln!(
+        "daemon grew by {} KiB (bound {} KiB)",
+        grown / 1024,
+        bound / 1024
+    );
     drop(held);
     daemon.stop();
 }

@@ -231,7 +231,7 @@ fn host_memory_bound(
 ) -> u64 {
     const KIB: u64 = 1024;
     const MIB: u64 = 1024 * KIB;
-    let per_channel = |queue: u64, max_line: u64| queue * max_line.max(16 * KIB) + 64 * KIB;
+    let per_channel = |queue: u64, max_line: u64| (queue + 1) * max_line.max(16 * KIB) + 64 * KIB;
     2 * memory
         + 16 * u64::from(vathost::config::DEFAULT_VAT_TABLE_ELEMENTS)
         + 256 * handles
@@ -243,7 +243,7 @@ fn host_memory_bound(
             .iter()
             .map(|&(clients, queue, max_line)| clients * per_channel(queue, max_line))
             .sum::<u64>()
-        + 4 * MIB
+        + MIB
 }
 
 const DEFAULT_CHANNEL: (u64, u64) = (256, 64 * 1024);

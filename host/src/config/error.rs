@@ -36,7 +36,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The JSON is malformed or does not have the config's shape.
-    #[error("{}{problem}", file_prefix(file.as_deref()))]
+    #[error("{}: {problem}", file_prefix(file.as_deref()))]
     Parse {
         file: Option<PathBuf>,
         problem: Problem,
@@ -75,16 +75,15 @@ impl ConfigError {
 }
 
 fn file_prefix(file: Option<&Path>) -> String {
-    file.map(|path| format!("invalid config {}: ", path.display()))
-        .unwrap_or_else(|| "invalid config: ".to_owned())
+    file.map(|path| format!("invalid config {}", path.display()))
+        .unwrap_or_else(|| "invalid config".to_owned())
 }
 
 fn list(problems: &[Problem]) -> String {
     match problems {
-        [one] => one.to_string(),
-        many => many
-            .iter()
-            .map(|problem| format!("\n  - {problem}"))
+        [one] => format!(": {one}"),
+        many => std::iter::once(":".to_owned())
+            .chain(many.iter().map(|problem| format!("\n  - {problem}")))
             .collect(),
     }
 }

@@ -95,24 +95,32 @@ pub(super) struct ByteCount(pub u64);
 
 impl<'de> Deserialize<'de> for ByteCount {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Written {
-            Number(u64),
-            Text(String),
+        struct Bytes;
+
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = ByteCount;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a byte count like 65536 or \"64KiB\"")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<ByteCount, E> {
+                Ok(ByteCount(bytes))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ByteCount, E> {
+                text.trim()
+                    .parse::<bytesize::ByteSize>()
+                    .map(|size| ByteCount(size.as_u64()))
+                    .map_err(|error| {
+                        E::custom(format!(
+                            "`{text}` is not a byte count like 65536 or \"64KiB\": {error}"
+                        ))
+                    })
+            }
         }
-        match Written::deserialize(deserializer)? {
-            Written::Number(bytes) => Ok(Self(bytes)),
-            Written::Text(text) => text
-                .trim()
-                .parse::<bytesize::ByteSize>()
-                .map(|size| Self(size.as_u64()))
-                .map_err(|error| {
-                    serde::de::Error::custom(format!(
-                        "`{text}` is not a byte size like 65536 or \"64KiB\": {error}"
-                    ))
-                }),
-        }
+
+        deserializer.deserialize_any(Bytes)
     }
 }
 

@@ -370,3 +370,107 @@ fn rejects_bad_file_console_and_listen_channels() {
     config["io"]["repl"] = json!({ "type": "connect" });
     assert_rejects(config, "io.repl.path", "a connect channel needs a `path`");
 }
+
+#[test]
+fn reports_every_parse_problem_at_once_with_the_nearest_known_field() {
+    let config = json!({
+        "bootstrap": "main",
+        "vats": { "main": {
+            "component": 7,
+            "limits": { "memry": "16MiB", "cpu-ms": "soon" },
+        } },
+        "io": {
+            "repl": { "type": "socket", "path": "/tmp/r.sock", "directon": "in" },
+            "other": { "type": "socket", "path": "/tmp/o.sock", "queue": -1 },
+        },
+        "servics": [],
+    });
+    let problems = problems(config);
+    let found = |field: &str, message: &str| {
+        problems
+            .iter()
+            .any(|problem| problem.field == field && problem.message.contains(message))
+    };
+    assert!(
+        found("servics", "did you mean `services`?"),
+        "{problems:#?}"
+    );
+    assert!(
+        found("io.repl.directon", "did you mean `direction`?"),
+        "{problems:#?}"
+    );
+    assert!(
+        found("vats.main.limits.memry", "did you mean `memory`?"),
+        "{problems:#?}"
+    );
+    assert!(
+        found("vats.main.component", "invalid type"),
+        "{problems:#?}"
+    );
+    assert!(
+        found("vats.main.limits.cpu-ms", "invalid type"),
+        "{problems:#?}"
+    );
+    assert!(found("io.other.queue", "invalid value"), "{problems:#?}");
+    // One problem per field: a malformed value is not also called missing.
+    assert_eq!(problems.len(), 6, "{problems:#?}");
+}
+
+#[test]
+fn an_unknown_field_far_from_any_known_one_lists_them_all() {
+    let mut config = minimal();
+    config["io"]["repl"]["zzzzzzzz"] = json!(1);
+    assert_rejects(config, "io.repl.zzzzzzzz", "expected one of `type`, `path`");
+}
+
+#[test]
+fn required_fields_are_reported_with_the_rest() {
+    let config = json!({
+        "vats": { "main": {} },
+        "io": { "repl": { "path": "/tmp/r.sock" } },
+    });
+    let fields: Vec<String> = problems(config).into_iter().map(|p| p.field).collect();
+    assert_eq!(
+        fields,
+        vec!["bootstrap", "io.repl.type", "vats.main.component"]
+    );
+}
+
+#[test]
+fn preflight_names_every_path_that_cannot_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let component = dir.path().join("vat.wasm");
+    std::fs::write(&component, b"not checked here").expect("write");
+    let config = json!({
+        "bootstrap": "main",
+        "vats": {
+            "main": { "component": component },
+            "ghost": { "component": dir.path().join("ghost.wasm") },
+        },
+        "io": {
+            "sock": { "type": "socket", "path": dir.path().join("no-dir/s.sock") },
+            "ear": { "type": "listen", "path": dir.path().join("vat.wasm/l.sock") },
+            "input": { "type": "file", "direction": "in", "path": dir.path().join("absent.txt") },
+            "output": { "type": "file", "direction": "out", "path": dir.path() },
+            "fine": { "type": "file", "direction": "out", "path": dir.path().join("new.txt") },
+        },
+    });
+    let spec = from_json(&config.to_string(), "t", dir.path()).expect("valid as written");
+    let problems = preflight(&spec).expect_err("paths at fault").problems();
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "vats.ghost.component",
+            "io.ear.path",
+            "io.input.path",
+            "io.output.path",
+            "io.sock.path",
+        ],
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].message.contains("is not a directory"),
+        "{problems:#?}"
+    );
+}

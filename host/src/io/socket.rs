@@ -116,7 +116,7 @@ impl SocketFile {
                 });
             }
         };
-        let dir = open_parent(&path).map_err(|source| SocketError::Directory {
+        let dir = crate::files::open_dir_of(&path).map_err(|source| SocketError::Directory {
             path: path.clone(),
             source,
         })?;
@@ -164,7 +164,7 @@ impl SocketFile {
     }
 
     pub fn remove(&self) {
-        let dir = match open_parent(&self.path) {
+        let dir = match crate::files::open_dir_of(&self.path) {
             Ok(dir) => dir,
             Err(error) => {
                 tracing::warn!(path = %self.path.display(), %error, "cannot open socket directory");
@@ -187,11 +187,6 @@ impl SocketFile {
             }
         }
     }
-}
-
-pub(crate) fn open_parent(path: &Path) -> std::io::Result<Dir> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    Dir::open_ambient_dir(parent, cap_std::ambient_authority())
 }
 
 /// A path that reaches `name` through the open directory `dir`, so that a

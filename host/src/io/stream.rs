@@ -85,7 +85,7 @@ impl StreamChannel {
             .path
             .file_name()
             .ok_or_else(|| error(std::io::ErrorKind::InvalidInput.into()))?;
-        let dir = super::socket::open_parent(&file.path).map_err(error)?;
+        let dir = crate::files::open_dir_of(&file.path).map_err(error)?;
         let path = Some(file.path.clone());
         if spec.direction == Direction::In {
             let opened =
