@@ -217,7 +217,7 @@ fn rejects_bad_mode_max_line_queue_and_services() {
     assert_rejects(config, "io.repl.max-line", "outside 1 byte to 16MiB");
     let mut config = minimal();
     config["io"]["repl"]["max-line"] = json!("lots");
-    assert_rejects(config, "io.repl.max-line", "not a byte size");
+    assert_rejects(config, "io.repl.max-line", "not a byte count");
     let mut config = minimal();
     config["io"]["repl"]["queue"] = json!(0);
     assert_rejects(config, "io.repl.queue", "outside 1 to 65536");
