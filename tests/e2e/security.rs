@@ -303,23 +303,18 @@ fn connections_a_vat_accepts_and_never_reads_are_bounded_by_max_clients() {
         } }),
     );
     let sessions = attack.scratch.path("sessions.sock");
-    let line = format!("{}\n", "z".repeat(LINE));
-    let mut admitted = 0;
+    // Each client sends a little less than its queue holds (so its input is
+    // all taken in) and leaves: what its connection holds stays in the
+    // host for as long as the vat holds the connection.
+    let burst = format!("{}\n", "z".repeat(LINE)).repeat(queue as usize - 2);
     for _ in 0..CLIENTS {
         let mut client = std::os::unix::net::UnixStream::connect(&sessions).unwrap();
         client
-            .set_write_timeout(Some(std::time::Duration::from_millis(300)))
+            .set_write_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
-        // Each sends until the host stops reading (or turns it away), then leaves.
-        let mut sent = 0;
-        while std::io::Write::write_all(&mut client, line.as_bytes()).is_ok() && sent < 256 {
-            sent += 1;
-        }
-        if sent > queue {
-            admitted += 1;
-        }
+        // A client turned away finds the connection closed under it.
+        let _ = std::io::Write::write_all(&mut client, burst.as_bytes());
     }
-    assert!(admitted >= 1, "no client was admitted at all");
     attack.assert_host_grew_less_than(host_memory_bound(
         16 * 1024 * 1024,
         u64::from(vathost::config::DEFAULT_VAT_HANDLES),

@@ -21,6 +21,13 @@ fn hostile(parameters: Parameters, mut channels: Channels) -> vat_sdk::Result {
             }
         }
         Some("trap-on-go") => trap(),
+        Some("trap-deep") => {
+            // Says so, then traps under thousands of frames: the host spends
+            // a while on the backtrace, while a terminate may come in.
+            channel.write_line("trapping")?;
+            let depth = parameters.get_u64("depth").unwrap_or(4000);
+            Err(format!("deep returned {}", trap_deep(black_box(depth))).into())
+        }
         Some("count") => {
             // Answers only at the end of each client's input.
             let mut count = 0;
@@ -94,6 +101,14 @@ fn hostile(parameters: Parameters, mut channels: Channels) -> vat_sdk::Result {
             Ok(())
         }
         other => Err(format!("unknown mode {other:?}").into()),
+    }
+}
+
+fn trap_deep(depth: u64) -> u64 {
+    if depth == 0 {
+        trap()
+    } else {
+        black_box(trap_deep(depth - 1)) + 1
     }
 }
 
