@@ -226,6 +226,37 @@ impl Drop for Host {
     }
 }
 
+/// Everything `stream` (a child's pipe) yields until it closes, failing
+/// the test if that takes longer than [`PATIENCE`].
+pub fn read_all_within(stream: impl Read + Send + 'static) -> String {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let read = BufReader::new(stream).read_to_string(&mut text);
+        let _ = sender.send(read.map(|_| text));
+    });
+    receiver
+        .recv_timeout(PATIENCE)
+        .expect("the output ended in time")
+        .expect("read the output")
+}
+
+/// The first line `stream` (a child's pipe) yields, within [`PATIENCE`];
+/// the reader is handed back for the rest.
+pub fn first_line_within<R: Read + Send + 'static>(stream: R) -> (String, BufReader<R>) {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        let read = reader.read_line(&mut line);
+        let _ = sender.send(read.map(|_| (line, reader)));
+    });
+    receiver
+        .recv_timeout(PATIENCE)
+        .expect("a line came in time")
+        .expect("read a line")
+}
+
 /// A process's resident memory, in KiB, from `/proc`.
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");

@@ -152,13 +152,7 @@ fn the_console_is_stdin_and_stdout_for_vathost_run() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(b"a\nb\n").unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let stdout = crate::harness::read_all_within(child.stdout.take().unwrap());
     assert!(child.wait().unwrap().success());
     assert_eq!(stdout, "a\nb\n");
 }
@@ -239,6 +233,9 @@ fn binary_streams_round_trip_over_sockets() {
     let host = Host::run(&[&config]);
     host.wait_for_log(&format!("listening on {}", out.display()));
     let mut reader = std::os::unix::net::UnixStream::connect(&out).unwrap();
+    reader
+        .set_read_timeout(Some(crate::harness::PATIENCE))
+        .unwrap();
     host.wait_for_log("client connected");
     let (mut peer, _) = upstream.accept().unwrap();
     let data = binary(1024 * 1024 + 13);

@@ -1,7 +1,7 @@
 //! The command blocks of README.md, run exactly as written: the test reads
 //! them out of README.md itself, so the README cannot drift from what works.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -236,9 +236,7 @@ fn the_readme_daemon_block_works_as_written_with_the_default_home() {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap());
-            let mut first = String::new();
-            lines.read_line(&mut first).unwrap();
+            let (first, lines) = crate::harness::first_line_within(child.stdout.take().unwrap());
             assert!(
                 first.contains("[main stdout] echo serving `repl`"),
                 "{first}"

@@ -717,11 +717,14 @@ mod tests {
             let channel = channel.clone();
             async move { channel.write(&line).await }
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(
-            !writer.is_finished(),
-            "the write should be waiting for the client"
-        );
+        // Once bytes arrive the write is under way, and it is blocked: the
+        // peer reads nothing.
+        soon(async {
+            while rustix::io::ioctl_fionread(&_theirs).unwrap_or(0) == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
         channel.close();
         assert_eq!(
             soon(writer).await.expect("no panic"),

@@ -20,7 +20,6 @@ fn hostile(parameters: Parameters, mut channels: Channels) -> vat_sdk::Result {
                 channel.write_line(&line)?;
             }
         }
-        Some("trap-on-go") => trap(),
         Some("trap-deep") => {
             // Says so, then traps under thousands of frames: the host spends
             // a while on the backtrace, while a terminate may come in.
