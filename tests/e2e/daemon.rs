@@ -585,8 +585,10 @@ fn ended_subclusters_are_kept_to_a_bounded_history() {
 fn terminate_and_stop_finish_while_a_client_is_not_reading() {
     let daemon = Daemon::start();
     let socket = daemon.scratch.path("blast.sock");
-    let config = crate::faults::blast_config(
+    let config = crate::harness::vat_in_mode(
         &daemon.scratch,
+        "hostile",
+        "blast",
         json!({ "own": { "type": "socket", "path": socket } }),
     );
     let id = daemon.launch(&config);

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Client, Host, PATIENCE, Scratch, echo_config, single_vat_config, vat};
+use crate::harness::{
+    Client, Host, PATIENCE, Scratch, echo_config, single_vat_config, vat, vat_in_mode,
+};
 
 /// What `printf ... | nc -N` does: send every line, shut down the write
 /// side, then read until the host closes.
@@ -76,12 +78,12 @@ fn a_reply_written_after_the_end_of_input_still_reaches_a_half_closed_client() {
     // The vat answers only once it has read the end of the client's input.
     let scratch = Scratch::new();
     let socket = scratch.path("count.sock");
-    let mut config = single_vat_config(
-        &vat("hostile"),
+    let _host = Host::run(&[&vat_in_mode(
+        &scratch,
+        "hostile",
+        "count",
         json!({ "own": { "type": "socket", "path": socket } }),
-    );
-    config["vats"]["main"]["parameters"] = json!({ "mode": "count" });
-    let _host = Host::run(&[&scratch.config("count", config)]);
+    )]);
     let mut client = Client::connect(&socket);
     client.send("go");
     let replies = send_all_then_half_close(&mut client, &numbered(3));
@@ -107,19 +109,14 @@ pub fn wait_until_unread(stream: &UnixStream, bytes: usize) {
     }
 }
 
-/// A vat that writes without end, blocked on a client that never reads.
-pub fn blast_config(scratch: &Scratch, channels: serde_json::Value) -> std::path::PathBuf {
-    let mut config = single_vat_config(&vat("hostile"), channels);
-    config["vats"]["main"]["parameters"] = json!({ "mode": "blast" });
-    scratch.config("blast", config)
-}
-
 #[test]
 fn sigterm_ends_run_promptly_while_a_client_is_not_reading() {
     let scratch = Scratch::new();
     let socket = scratch.path("blast.sock");
-    let host = Host::run(&[&blast_config(
+    let host = Host::run(&[&vat_in_mode(
         &scratch,
+        "hostile",
+        "blast",
         json!({ "own": { "type": "socket", "path": socket } }),
     )]);
     let mut client = Client::connect(&socket);
@@ -140,8 +137,10 @@ fn sigterm_ends_run_promptly_while_a_connect_peer_is_not_reading() {
     let scratch = Scratch::new();
     let peer_path = scratch.path("peer.sock");
     let peer = UnixListener::bind(&peer_path).unwrap();
-    let host = Host::run(&[&blast_config(
+    let host = Host::run(&[&vat_in_mode(
         &scratch,
+        "hostile",
+        "blast",
         json!({ "up": { "type": "connect", "path": peer_path } }),
     )]);
     let (mut connection, _) = peer.accept().unwrap();
@@ -161,12 +160,12 @@ fn a_failure_just_before_sigterm_still_fails_the_run() {
     for attempt in 0..3 {
         let scratch = Scratch::new();
         let socket = scratch.path("trap.sock");
-        let mut config = single_vat_config(
-            &vat("hostile"),
+        let host = Host::run(&[&vat_in_mode(
+            &scratch,
+            "hostile",
+            "trap-deep",
             json!({ "own": { "type": "socket", "path": socket } }),
-        );
-        config["vats"]["main"]["parameters"] = json!({ "mode": "trap-deep" });
-        let host = Host::run(&[&scratch.config("trap", config)]);
+        )]);
         let mut client = Client::connect(&socket);
         client.send("go");
         // The vat traps right after saying so, under a deep stack whose

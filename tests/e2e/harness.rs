@@ -69,6 +69,20 @@ pub fn single_vat_config(component: &Path, channels: serde_json::Value) -> serde
     })
 }
 
+/// Writes the config `name`: one vat of `component` (a test vat taking a
+/// `mode` parameter, such as `hostile` or `crash`) in `mode`, holding
+/// `channels`.
+pub fn vat_in_mode(
+    scratch: &Scratch,
+    component: &str,
+    mode: &str,
+    channels: serde_json::Value,
+) -> PathBuf {
+    let mut config = single_vat_config(&vat(component), channels);
+    config["vats"]["main"]["parameters"] = serde_json::json!({ "mode": mode });
+    scratch.config(mode, config)
+}
+
 /// Writes the config `name`: one echo vat serving a socket channel `repl`
 /// at `socket`.
 pub fn echo_config(scratch: &Scratch, name: &str, socket: &Path) -> PathBuf {

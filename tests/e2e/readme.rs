@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use crate::harness::{PATIENCE, Scratch};
+use crate::harness::Scratch;
 
 /// Both README blocks use the example config's fixed socket path: one at a time.
 static ECHO_SOCKET: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -16,6 +16,10 @@ fn echo_socket() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// The run block's first line builds the host and the vats: cached by the
+/// time the tests run, but cargo may have to wait for its lock.
+const BUILD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -42,9 +46,9 @@ fn readme_block(marker: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("README.md has no sh block with {marker:?}"))
 }
 
-/// Waits until `path` exists.
+/// Waits until `path` exists: after the block's first line, which builds.
 fn wait_for_path(path: &Path) {
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + BUILD_PATIENCE;
     while !path.exists() {
         assert!(
             Instant::now() < deadline,
@@ -105,7 +109,7 @@ fn the_readme_run_block_works_as_written() {
     );
     assert!(
         stdout.lines().any(|line| line == "hello"),
-        "nc got no echo:\n{stdout}\n{stderr}"
+        "no echo came back:\n{stdout}\n{stderr}"
     );
     assert!(!socket.exists(), "SIGTERM removes the socket");
 }
@@ -124,9 +128,7 @@ impl Drop for ProcessGroup {
 }
 
 fn wait_child(child: &mut Child) -> bool {
-    // The first line builds the host and the vats (cached by the time the
-    // tests run, but allow for a cold cargo).
-    let deadline = Instant::now() + PATIENCE * 20;
+    let deadline = Instant::now() + BUILD_PATIENCE;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status.success();

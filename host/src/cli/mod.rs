@@ -1,6 +1,7 @@
 //! The command line: one file per command.
 
 mod check;
+mod connect;
 mod daemon;
 mod home;
 mod launch;
@@ -65,6 +66,7 @@ enum Command {
     Status(status::StatusArgs),
     Logs(logs::LogsArgs),
     Stop(stop::StopArgs),
+    Connect(connect::ConnectArgs),
 }
 
 impl Cli {
@@ -82,6 +84,7 @@ impl Cli {
             Command::Status(args) => blocking(move || status::status(args)).await,
             Command::Logs(args) => blocking(move || logs::logs(args)).await,
             Command::Stop(args) => blocking(move || stop::stop(args)).await,
+            Command::Connect(args) => blocking(move || connect::connect(args)).await,
         }
     }
 

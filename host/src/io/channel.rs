@@ -188,10 +188,15 @@ impl ClientWriter {
     /// for after every write, so a cancelled flush can be resumed.
     async fn flush(&mut self) -> Result<(), FlushError> {
         let stop = self.stop.clone();
+        if stop.is_cancelled() {
+            return Err(FlushError::Stopped);
+        }
+        // The send first: a write that completes at once never registers
+        // with the stop token (which costs a lock), only one that waits.
         tokio::select! {
             biased;
-            () = stop.cancelled() => Err(FlushError::Stopped),
             sent = self.send_buffer() => sent.map_err(|_| FlushError::Failed),
+            () = stop.cancelled() => Err(FlushError::Stopped),
         }
     }
 
@@ -642,10 +647,12 @@ impl Channel {
         if self.closed.is_cancelled() {
             return Err(ChannelError::Closed);
         }
+        // The work first: work that completes at once never registers with
+        // the close token (which costs a lock), only work that waits.
         tokio::select! {
             biased;
-            () = self.closed.cancelled() => Err(ChannelError::Closed),
             result = work => Ok(result),
+            () = self.closed.cancelled() => Err(ChannelError::Closed),
         }
     }
 }

@@ -50,13 +50,12 @@ impl ResourceLimiter for VatLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let growth = desired.saturating_sub(current);
-        let total = self.memory_used.saturating_add(growth);
-        if total > self.memory_limit {
-            return Ok(false);
-        }
-        self.memory_used = total;
-        Ok(true)
+        Ok(grow(
+            &mut self.memory_used,
+            self.memory_limit,
+            current,
+            desired,
+        ))
     }
 
     fn table_growing(
@@ -65,13 +64,12 @@ impl ResourceLimiter for VatLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let growth = desired.saturating_sub(current);
-        let total = self.table_used.saturating_add(growth);
-        if total > self.table_limit {
-            return Ok(false);
-        }
-        self.table_used = total;
-        Ok(true)
+        Ok(grow(
+            &mut self.table_used,
+            self.table_limit,
+            current,
+            desired,
+        ))
     }
 
     fn instances(&self) -> usize {
@@ -85,6 +83,18 @@ impl ResourceLimiter for VatLimiter {
     fn memories(&self) -> usize {
         MAX_MEMORIES
     }
+}
+
+/// Counts one memory's or table's growth from `current` to `desired`
+/// against a total shared by all of them; false (and nothing counted) if
+/// it would pass `limit`.
+fn grow(used: &mut usize, limit: usize, current: usize, desired: usize) -> bool {
+    let total = used.saturating_add(desired.saturating_sub(current));
+    if total > limit {
+        return false;
+    }
+    *used = total;
+    true
 }
 
 /// Makes running wasm yield to the executor at every epoch tick, and with a
