@@ -192,3 +192,49 @@ fn a_failure_just_before_sigterm_still_fails_the_run() {
         );
     }
 }
+
+#[test]
+fn a_connection_the_vat_drops_frees_its_place_even_with_its_queue_full() {
+    let scratch = Scratch::new();
+    let own = scratch.path("own.sock");
+    let sessions = scratch.path("sessions.sock");
+    let _host = Host::run(&[&vat_in_mode(
+        &scratch,
+        "hostile",
+        "hold-then-drop",
+        json!({
+            "own": { "type": "socket", "path": own },
+            "sessions": { "type": "listen", "path": sessions, "max-clients": 1, "queue": 4 },
+        }),
+    )]);
+    let mut control = Client::connect(&own);
+    control.send("go");
+    let mut first = Client::connect(&sessions);
+    assert_eq!(first.recv().as_deref(), Some("welcome"));
+    // More than the queue holds, unread by the vat; then the client leaves.
+    for index in 0..64 {
+        first.send(&format!("unread {index}"));
+    }
+    drop(first);
+    let mut turned_away = Client::connect(&sessions);
+    assert_eq!(
+        turned_away.recv().as_deref(),
+        Some("vathost: listener `sessions` is full: it serves at most 1 clients at once")
+    );
+    // The vat lets go of the first connection: its place comes free (the
+    // host notices the drop a moment later, so a client may retry).
+    control.send("drop it");
+    assert_eq!(control.recv().as_deref(), Some("dropped"));
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut next = Client::connect(&sessions);
+        match next.recv().as_deref() {
+            Some("welcome") => break,
+            Some(full) if full.contains("is full") => {
+                assert!(Instant::now() < deadline, "the place never came free");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

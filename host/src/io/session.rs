@@ -96,11 +96,14 @@ pub(crate) async fn serve_client(
     released: impl FnOnce(),
 ) {
     channel.client_connected(true);
-    pump(channel, inbound, &mut reader, Some(session)).await;
-    if only_client {
-        channel.finish(inbound).await;
-    }
-    let vat_done = async {
+    // The input, then the wait for the vat to be done with it. Either may
+    // wait on the vat (a full queue, a vat that never reads): a vat that
+    // lets go of the channel ends the session wherever it is.
+    let session_runs = async {
+        pump(channel, inbound, &mut reader, Some(session)).await;
+        if only_client {
+            channel.finish(inbound).await;
+        }
         if channel.direction().readable() {
             channel.session_done(session).await;
         } else {
@@ -114,7 +117,7 @@ pub(crate) async fn serve_client(
             return;
         }
         () = channel.abandoned() => {}
-        () = vat_done => {}
+        () = session_runs => {}
     }
     let ending = channel.detach_writer(Some(session)).await;
     channel.client_connected(false);

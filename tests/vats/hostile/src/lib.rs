@@ -51,6 +51,18 @@ fn hostile(parameters: Parameters, mut channels: Channels) -> vat_sdk::Result {
             for _ in channel.lines() {}
             Ok(())
         }
+        Some("hold-then-drop") => {
+            // Greets each client and holds its connection, unread, until
+            // told on `own` to let go of it.
+            let listener = listener.ok_or("hold-then-drop needs a listener `sessions`")?;
+            while let Some(connection) = listener.accept() {
+                connection.write_line("welcome")?;
+                channel.read_line()?;
+                drop(connection);
+                channel.write_line("dropped")?;
+            }
+            Ok(())
+        }
         Some("hoard") => {
             // Accepts every client, reads nothing, drops nothing.
             let listener = listener.ok_or("hoard needs a listener `sessions`")?;
