@@ -277,6 +277,16 @@ pub(super) fn too_long() -> Value {
     )
 }
 
+pub(super) fn busy() -> Value {
+    error_response(
+        Value::Null,
+        Failure::new(
+            ErrorCode::Busy,
+            "the daemon is busy: every control connection is in the middle of a call",
+        ),
+    )
+}
+
 pub(super) fn not_utf8() -> Value {
     error_response(
         Value::Null,

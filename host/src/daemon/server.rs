@@ -54,7 +54,7 @@ pub async fn serve(
                 Ok((stream, _)) => {
                     let Some(slot) = admit(&connections) else {
                         // Every connection is in the middle of a call.
-                        let _ = stream.try_write(BUSY_NOTICE.as_bytes());
+                        let _ = stream.try_write(format!("{}\n", protocol::busy()).as_bytes());
                         continue;
                     };
                     tokio::spawn(connection(
@@ -98,7 +98,6 @@ pub const MAX_CONNECTIONS: usize = 32;
 /// How long a client may take to read a response before it is disconnected.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_BUFFER: usize = 16 * 1024;
-const BUSY_NOTICE: &str = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32003,\"message\":\"the daemon is busy: every control connection is in the middle of a call\"}}\n";
 
 #[derive(Default)]
 struct Connections {

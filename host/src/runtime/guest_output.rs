@@ -205,10 +205,7 @@ impl LineLogger {
     }
 
     fn emit_pending(&mut self) {
-        let line = std::mem::take(&mut self.pending);
-        self.emit(&line);
-        // Keep the allocation: the next line likely needs it.
-        self.pending = line;
+        self.emit(&self.pending);
         self.pending.clear();
     }
 
