@@ -18,10 +18,12 @@ pub enum Unit {
     Bytes,
 }
 
-/// Something a vat can wait on with [`wait_any`].
+/// Something a vat can wait on with [`wait_any`]: channels, listeners,
+/// answers and the inbox.
 pub trait Ready {
+    /// A pollable for it, or `None` if it is ready now.
     #[doc(hidden)]
-    fn subscribe(&self) -> poll::Pollable;
+    fn subscribe(&self) -> Option<poll::Pollable>;
 }
 
 /// A channel granted to this vat. Reads and writes whole lines.
@@ -34,7 +36,11 @@ pub struct Channel {
 }
 
 impl Channel {
-    fn new(inner: wit::Channel) -> Self {
+    pub(crate) fn wit(&self) -> &wit::Channel {
+        &self.inner
+    }
+
+    pub(crate) fn new(inner: wit::Channel) -> Self {
         let name = inner.name();
         let direction = match inner.direction() {
             wit::Direction::In => Direction::In,
@@ -156,8 +162,17 @@ pub fn wait_readable(channels: &[&Channel]) -> Vec<usize> {
 /// Blocks until at least one of `items` (channels, listeners) is ready and
 /// returns the indices of those that are.
 pub fn wait_any(items: &[&dyn Ready]) -> Vec<usize> {
-    let pollables: Vec<poll::Pollable> = items.iter().map(|item| item.subscribe()).collect();
-    let waiting: Vec<&poll::Pollable> = pollables.iter().collect();
+    let pollables: Vec<Option<poll::Pollable>> =
+        items.iter().map(|item| item.subscribe()).collect();
+    let ready_now: Vec<usize> = pollables
+        .iter()
+        .enumerate()
+        .filter_map(|(index, pollable)| pollable.is_none().then_some(index))
+        .collect();
+    if !ready_now.is_empty() {
+        return ready_now;
+    }
+    let waiting: Vec<&poll::Pollable> = pollables.iter().flatten().collect();
     poll::poll(&waiting)
         .into_iter()
         .filter_map(|index| usize::try_from(index).ok())
@@ -165,8 +180,8 @@ pub fn wait_any(items: &[&dyn Ready]) -> Vec<usize> {
 }
 
 impl Ready for Channel {
-    fn subscribe(&self) -> poll::Pollable {
-        self.inner.subscribe()
+    fn subscribe(&self) -> Option<poll::Pollable> {
+        Some(self.inner.subscribe())
     }
 }
 
@@ -178,7 +193,11 @@ pub struct Listener {
 }
 
 impl Listener {
-    fn new(inner: wit::Listener) -> Self {
+    pub(crate) fn wit(&self) -> &wit::Listener {
+        &self.inner
+    }
+
+    pub(crate) fn new(inner: wit::Listener) -> Self {
         let name = inner.name();
         Self { inner, name }
     }
@@ -194,8 +213,8 @@ impl Listener {
 }
 
 impl Ready for Listener {
-    fn subscribe(&self) -> poll::Pollable {
-        self.inner.subscribe()
+    fn subscribe(&self) -> Option<poll::Pollable> {
+        Some(self.inner.subscribe())
     }
 }
 

@@ -17,6 +17,24 @@
 //! vat_sdk::entry!(echo);
 //! ```
 //!
+//! A vat that talks to other vats takes the whole [`Vat`]: its inbox, and
+//! for the bootstrap vat the roots of the others. It serves objects by
+//! method and calls other vats' objects with typed arguments:
+//!
+//! ```ignore
+//! use vat_sdk::{Methods, Objects, Vat};
+//!
+//! fn counter(vat: Vat) -> vat_sdk::Result {
+//!     let counter = Methods::new(0u64)
+//!         .method("add", |total: &mut u64, n: u64| Ok::<_, String>({ *total += n; *total }));
+//!     vat.inbox.serve(&mut Objects::new().with_root(counter))
+//! }
+//!
+//! // In the bootstrap vat:
+//! // let counter = vat.roots.take("counter")?;
+//! // let total: u64 = counter.call("add", &5)?;
+//! ```
+//!
 //! Build it as a `cdylib` for `wasm32-wasip2`; the result is a component the
 //! host runs.
 
@@ -24,13 +42,20 @@ extern crate self as vat_sdk;
 
 mod channel;
 mod error;
+mod messaging;
 mod parameters;
+mod vat;
 
 pub use channel::{
     Channel, Channels, Direction, Lines, Listener, Ready, Unit, wait_any, wait_readable,
 };
 pub use error::{Error, IoError};
+pub use messaging::{
+    Answer, Call, Cap, Capability, Inbox, Methods, Object, Objects, Ref, Rejected, Resolver, Value,
+    object,
+};
 pub use parameters::Parameters;
+pub use vat::{Entry, Roots, Vat};
 
 /// What a vat's entry point returns.
 pub type Result<T = (), E = Error> = core::result::Result<T, E>;
@@ -52,7 +77,8 @@ pub mod bindings {
 pub use wit_bindgen as __wit_bindgen;
 
 /// Declares a vat's entry point: a function
-/// `fn(Parameters, Channels) -> vat_sdk::Result`.
+/// `fn(Parameters, Channels) -> vat_sdk::Result` for a vat that only does
+/// IO (it takes no messages), or `fn(Vat) -> vat_sdk::Result`.
 #[macro_export]
 macro_rules! entry {
     ($run:path) => {
@@ -63,8 +89,16 @@ macro_rules! entry {
                 parameters: ::std::string::String,
                 channels: ::std::vec::Vec<$crate::bindings::vathost::vat::io_channel::Channel>,
                 listeners: ::std::vec::Vec<$crate::bindings::vathost::vat::io_channel::Listener>,
+                inbox: $crate::bindings::vathost::vat::messaging::Inbox,
+                roots: ::std::vec::Vec<(
+                    ::std::string::String,
+                    $crate::bindings::vathost::vat::messaging::Ref,
+                )>,
             ) -> ::core::result::Result<(), ::std::string::String> {
-                $crate::__call_entry(parameters, channels, listeners, $run)
+                $crate::__call_entry(
+                    $crate::Vat::__new(parameters, channels, listeners, inbox, roots),
+                    $run,
+                )
             }
         }
 
@@ -73,15 +107,6 @@ macro_rules! entry {
 }
 
 #[doc(hidden)]
-pub fn __call_entry(
-    parameters: String,
-    channels: Vec<bindings::vathost::vat::io_channel::Channel>,
-    listeners: Vec<bindings::vathost::vat::io_channel::Listener>,
-    run: fn(Parameters, Channels) -> Result,
-) -> core::result::Result<(), String> {
-    run(
-        Parameters::new(parameters),
-        Channels::new(channels, listeners),
-    )
-    .map_err(|error| error.to_string())
+pub fn __call_entry<Args>(vat: Vat, run: impl Entry<Args>) -> core::result::Result<(), String> {
+    run.enter(vat).map_err(|error| error.to_string())
 }

@@ -11,8 +11,12 @@ wasmtime::component::bindgen!({
         "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
         "vathost:vat/io-channel.channel": crate::io::ChannelHandle,
         "vathost:vat/io-channel.listener": crate::io::ListenerHandle,
+        "vathost:vat/messaging.ref": crate::messaging::ObjectRef,
+        "vathost:vat/messaging.answer": crate::messaging::AnswerHandle,
+        "vathost:vat/messaging.resolver": crate::messaging::Resolver,
+        "vathost:vat/messaging.inbox": crate::messaging::InboxHandle,
     },
     require_store_data_send: true,
 });
 
-pub use self::vathost::vat::io_channel;
+pub use self::vathost::vat::{io_channel, messaging};

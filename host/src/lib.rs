@@ -3,7 +3,8 @@
 //!
 //! Data flows one way: [`config`] parses and validates a cluster config into
 //! specs; the [`kernel`] launches and terminates subclusters from those specs,
-//! using the [`runtime`] (wasmtime) for vats and [`io`] for channels. The
+//! using the [`runtime`] (wasmtime) for vats, [`io`] for channels and
+//! [`messaging`] for messages between vats. The
 //! [`daemon`] serves a kernel over a JSON-RPC control socket.
 
 pub mod bindings;
@@ -12,4 +13,5 @@ pub mod daemon;
 pub mod files;
 pub mod io;
 pub mod kernel;
+pub mod messaging;
 pub mod runtime;

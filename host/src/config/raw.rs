@@ -52,6 +52,12 @@ pub(super) struct RawLimits {
     /// CPU time the vat may spend running wasm, in milliseconds.
     #[serde(default)]
     pub cpu_ms: Option<u64>,
+    /// Messages that may wait in the vat's inbox.
+    #[serde(default)]
+    pub inbox: Option<u32>,
+    /// Size of one message to the vat or one value it receives: `"64KiB"` or bytes.
+    #[serde(default)]
+    pub message: Option<ByteCount>,
 }
 
 /// One declared channel. Fields are flat, not an internally tagged enum, so

@@ -15,6 +15,10 @@ pub const DEFAULT_VAT_TABLE_ELEMENTS: u32 = 20_000;
 /// Host handles (channels, listeners, streams, pollables) a vat may hold at
 /// once by default.
 pub const DEFAULT_VAT_HANDLES: u32 = 10_000;
+/// Messages that may wait in a vat's inbox by default.
+pub const DEFAULT_VAT_INBOX: u32 = 1024;
+/// Bytes of one message's method and body (or one answer's value) by default.
+pub const DEFAULT_VAT_MESSAGE: u32 = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct SubclusterSpec {
@@ -59,6 +63,11 @@ pub struct VatLimits {
     pub handles: u32,
     /// Time spent running wasm, if bounded.
     pub cpu: Option<std::time::Duration>,
+    /// Messages waiting in the vat's inbox at once.
+    pub inbox: u32,
+    /// Bytes of one message sent to the vat (method and body), or of one
+    /// answer's value the vat receives.
+    pub message: u32,
 }
 
 impl Default for VatLimits {
@@ -68,6 +77,8 @@ impl Default for VatLimits {
             table_elements: DEFAULT_VAT_TABLE_ELEMENTS,
             handles: DEFAULT_VAT_HANDLES,
             cpu: None,
+            inbox: DEFAULT_VAT_INBOX,
+            message: DEFAULT_VAT_MESSAGE,
         }
     }
 }

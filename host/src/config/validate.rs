@@ -29,6 +29,9 @@ const MAX_VAT_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
 /// keeps the host's share per vat small (SECURITY.md).
 const MIN_VAT_HANDLES: u32 = 16;
 const MAX_VAT_HANDLES: u32 = 1_000_000;
+const MAX_VAT_INBOX: u32 = 1_000_000;
+const MIN_VAT_MESSAGE: u64 = 1024;
+const MAX_VAT_MESSAGE: u64 = 64 * 1024 * 1024;
 /// Smallest memory limit: one wasm page.
 const MIN_VAT_MEMORY: u64 = 64 * 1024;
 
@@ -206,6 +209,24 @@ fn vat_limits(raw: Option<&RawLimits>, field: &str, problems: &mut Vec<Problem>)
             "a CPU budget must be at least 1 ms",
         )),
         Some(ms) => limits.cpu = Some(std::time::Duration::from_millis(ms)),
+        None => {}
+    }
+    match raw.inbox {
+        Some(inbox) if (1..=MAX_VAT_INBOX).contains(&inbox) => limits.inbox = inbox,
+        Some(inbox) => problems.push(Problem::new(
+            format!("{field}.limits.inbox"),
+            format!("{inbox} is outside 1 to {MAX_VAT_INBOX}"),
+        )),
+        None => {}
+    }
+    match raw.message {
+        Some(message) if (MIN_VAT_MESSAGE..=MAX_VAT_MESSAGE).contains(&message.0) => {
+            limits.message = u32::try_from(message.0).unwrap_or(u32::MAX);
+        }
+        Some(message) => problems.push(Problem::new(
+            format!("{field}.limits.message"),
+            format!("{} bytes is outside 1KiB to 64MiB", message.0),
+        )),
         None => {}
     }
     limits

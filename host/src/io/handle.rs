@@ -23,6 +23,12 @@ impl ChannelHandle {
         channel.held();
         Self { channel }
     }
+
+    /// Another handle to the same channel, for a vat that receives it in a
+    /// message: the channel counts it as held until it is dropped.
+    pub fn share(&self) -> Self {
+        Self::new(self.channel.clone())
+    }
 }
 
 /// The channel learns when no vat holds it any more, whether the vat
@@ -48,6 +54,10 @@ pub struct ListenerHandle {
 impl ListenerHandle {
     pub fn new(listener: Arc<Listener>) -> Self {
         Self { listener }
+    }
+
+    pub fn listener(&self) -> &Arc<Listener> {
+        &self.listener
     }
 }
 

@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::config::{Direction, SubclusterSpec};
 use crate::io::Endpoint;
+use crate::messaging::{Mailbox, MailboxLimits, ObjectRef};
 use crate::runtime::GuestLog;
 use crate::runtime::{PreparedComponent, Runtime, RuntimeOptions, VatInstance};
 pub use error::{KernelError, LaunchError};
@@ -250,7 +251,7 @@ impl Launcher {
         let info = Arc::new(SubclusterInfo::new(
             id,
             &spec.name,
-            spec.vats.iter().map(|vat| vat.name.clone()),
+            started.mailboxes.clone(),
             channels,
             log,
         ));
@@ -326,17 +327,45 @@ impl Launcher {
             }
             started.channels.push((channel.clone(), endpoint));
         }
+        // Every mailbox before any vat: the bootstrap vat's roots point at
+        // the others'.
+        started.mailboxes = spec
+            .vats
+            .iter()
+            .map(|vat| {
+                Mailbox::new(
+                    &vat.name,
+                    MailboxLimits {
+                        inbox: vat.limits.inbox,
+                        message: vat.limits.message,
+                    },
+                )
+            })
+            .collect();
         let subcluster_label = format!("{id}:{}", spec.name);
-        for (vat, component) in spec.vats.iter().zip(&components) {
+        for ((vat, component), mailbox) in spec.vats.iter().zip(&components).zip(&started.mailboxes)
+        {
             self.check_not_closing()?;
+            let vat_error = |source| LaunchError::Vat {
+                vat: vat.name.clone(),
+                source,
+            };
             let mut instance = self
                 .runtime
-                .instantiate(component, &subcluster_label, vat, log)
+                .instantiate(component, &subcluster_label, vat, log, mailbox.clone())
                 .await
-                .map_err(|source| LaunchError::Vat {
-                    vat: vat.name.clone(),
-                    source,
-                })?;
+                .map_err(vat_error)?;
+            if vat.name == spec.bootstrap {
+                for other in started
+                    .mailboxes
+                    .iter()
+                    .filter(|other| other.vat() != mailbox.vat())
+                {
+                    instance
+                        .grant_root(other.vat(), ObjectRef::new(other.clone(), 0))
+                        .map_err(vat_error)?;
+                }
+            }
             for granted in &vat.channels {
                 let (_, endpoint) = started
                     .channels
@@ -345,12 +374,7 @@ impl Launcher {
                     .ok_or_else(|| {
                         LaunchError::Internal(format!("channel `{granted}` was not created"))
                     })?;
-                instance
-                    .grant(endpoint.grant())
-                    .map_err(|source| LaunchError::Vat {
-                        vat: vat.name.clone(),
-                        source,
-                    })?;
+                instance.grant(endpoint.grant()).map_err(vat_error)?;
             }
             started.vats.push((vat.clone(), instance));
         }
@@ -372,6 +396,8 @@ impl Launcher {
 struct Started {
     channels: Vec<(crate::config::ChannelSpec, Endpoint)>,
     vats: Vec<(crate::config::VatSpec, VatInstance)>,
+    /// One per vat, in config order.
+    mailboxes: Vec<Arc<Mailbox>>,
 }
 
 impl Started {

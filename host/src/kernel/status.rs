@@ -6,7 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{ChannelInfo, SubclusterId, VatEnd};
 use crate::io::{ChannelStats, Grant};
+use crate::messaging::{InboxStatus, Mailbox};
 use crate::runtime::GuestLog;
+
+/// Why a stopped vat's mailbox refuses messages.
+pub(super) const STOPPED: &str = "was stopped: its subcluster is terminating";
 
 /// Live facts about one subcluster, shared by its supervisor and the registry.
 pub(super) struct SubclusterInfo {
@@ -15,6 +19,8 @@ pub(super) struct SubclusterInfo {
     pub channels: Vec<(ChannelInfo, Grant)>,
     /// Each vat with how it ended; `None` while it runs.
     vats: Mutex<Vec<(String, Option<VatEnd>)>>,
+    /// Each vat's mailbox, in config order.
+    pub mailboxes: Vec<Arc<Mailbox>>,
     pub log: Arc<GuestLog>,
 }
 
@@ -22,7 +28,7 @@ impl SubclusterInfo {
     pub fn new(
         id: SubclusterId,
         name: &str,
-        vats: impl IntoIterator<Item = String>,
+        mailboxes: Vec<Arc<Mailbox>>,
         channels: Vec<(ChannelInfo, Grant)>,
         log: Arc<GuestLog>,
     ) -> Self {
@@ -30,12 +36,38 @@ impl SubclusterInfo {
             id,
             name: name.to_owned(),
             channels,
-            vats: Mutex::new(vats.into_iter().map(|vat| (vat, None)).collect()),
+            vats: Mutex::new(
+                mailboxes
+                    .iter()
+                    .map(|mailbox| (mailbox.vat().to_string(), None))
+                    .collect(),
+            ),
+            mailboxes,
             log,
         }
     }
 
+    /// Ends every vat's mailbox that is still open: messages waiting and
+    /// later sends reject with `reason`.
+    pub fn end_mailboxes(&self, reason: &str) {
+        for mailbox in &self.mailboxes {
+            mailbox.end(reason);
+        }
+    }
+
     pub fn vat_ended(&self, vat: &str, end: VatEnd) {
+        // The vat's run already ended its mailbox; a task that panicked did not.
+        if let Some(mailbox) = self
+            .mailboxes
+            .iter()
+            .find(|mailbox| &**mailbox.vat() == vat)
+        {
+            match &end {
+                VatEnd::Returned => mailbox.end("returned"),
+                VatEnd::Failed(failure) => mailbox.end(&format!("failed: {failure}")),
+                VatEnd::Stopped => mailbox.end(STOPPED),
+            }
+        }
         let mut vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, slot)) = vats.iter_mut().find(|(name, _)| name == vat) {
             slot.get_or_insert(end);
@@ -63,7 +95,8 @@ impl SubclusterInfo {
             },
             vats: vats
                 .iter()
-                .map(|(name, end)| VatStatus {
+                .zip(&self.mailboxes)
+                .map(|((name, end), mailbox)| VatStatus {
                     name: name.clone(),
                     state: match end {
                         None => VatState::Running,
@@ -75,6 +108,7 @@ impl SubclusterInfo {
                         Some(VatEnd::Failed(failure)) => Some(failure.to_string()),
                         _ => None,
                     },
+                    inbox: mailbox.status(),
                 })
                 .collect(),
             channels: self
@@ -112,6 +146,9 @@ pub struct VatStatus {
     pub state: VatState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Messages waiting in the vat's inbox.
+    #[serde(default)]
+    pub inbox: InboxStatus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

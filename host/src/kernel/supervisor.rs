@@ -110,9 +110,11 @@ pub(super) async fn supervise(
         }
     }
 
-    // Vats first, so that no vat sees its channels vanish while it runs. A
-    // vat that had already ended when the stop came keeps its own end: a
-    // failure that raced with the terminate is still reported.
+    // Mailboxes first: nothing sent from here on waits on a vat about to
+    // stop. Then vats, so that no vat sees its channels vanish while it
+    // runs. A vat that had already ended when the stop came keeps its own
+    // end: a failure that raced with the terminate is still reported.
+    info.end_mailboxes(super::status::STOPPED);
     running.abort_all();
     while let Some(joined) = running.join_next_with_id().await {
         if matches!(&joined, Err(join_error) if join_error.is_cancelled()) {

@@ -1,6 +1,6 @@
 //! The wasmtime side: one engine per host, compiled components cached by
 //! file, and one store per vat holding nothing but an empty WASI context and
-//! the channel handles the kernel grants.
+//! the channel and object handles the kernel grants.
 
 mod guest_log;
 mod guest_output;
@@ -108,6 +108,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| crate::io::add_to_linker(&mut linker))
+            .and_then(|()| crate::messaging::add_to_linker(&mut linker))
             .map_err(engine_error)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
@@ -168,6 +169,7 @@ impl Runtime {
         subcluster: &str,
         vat: &crate::config::VatSpec,
         log: &Arc<GuestLog>,
+        mailbox: Arc<crate::messaging::Mailbox>,
     ) -> Result<VatInstance, RuntimeError> {
         VatInstance::new(
             &self.engine,
@@ -176,6 +178,7 @@ impl Runtime {
             &vat.name,
             &vat.limits,
             log,
+            mailbox,
         )
         .await
     }

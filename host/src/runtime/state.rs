@@ -4,11 +4,15 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::guest_output::{GuestOutput, OutputBudget};
 use crate::config::VatLimits;
 use crate::io::IoChannelView;
+use crate::messaging::{Mailbox, MessagingCtx, MessagingView};
 
 /// Store data of one vat.
 pub struct VatState {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// This vat's own mailbox: where `object` points and whose end decides
+    /// the reason its unused resolvers give.
+    mailbox: std::sync::Arc<Mailbox>,
     pub(super) limits: super::limits::VatLimiter,
 }
 
@@ -21,6 +25,7 @@ impl VatState {
         vat: &str,
         limits: &VatLimits,
         log: &std::sync::Arc<super::GuestLog>,
+        mailbox: std::sync::Arc<Mailbox>,
     ) -> Self {
         let budget = OutputBudget::new();
         let output =
@@ -37,12 +42,17 @@ impl VatState {
         Self {
             wasi,
             table,
+            mailbox,
             limits: super::limits::VatLimiter::new(limits),
         }
     }
 
     pub(super) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    pub(super) fn mailbox(&self) -> &std::sync::Arc<Mailbox> {
+        &self.mailbox
     }
 }
 
@@ -58,5 +68,11 @@ impl WasiView for VatState {
 impl IoChannelView for VatState {
     fn io_channel_table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+}
+
+impl MessagingView for VatState {
+    fn messaging(&mut self) -> MessagingCtx<'_> {
+        MessagingCtx::new(&mut self.table, &self.mailbox)
     }
 }

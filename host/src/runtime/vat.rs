@@ -6,6 +6,7 @@ use super::{RuntimeError, VatState};
 use crate::bindings::{Vat, VatPre};
 use crate::config::VatLimits;
 use crate::io::{ChannelHandle, Grant, ListenerHandle};
+use crate::messaging::{InboxHandle, Mailbox, ObjectRef};
 
 /// How a vat ended other than by returning `ok`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +28,8 @@ pub struct VatInstance {
     bindings: Vat,
     channels: Vec<Resource<ChannelHandle>>,
     listeners: Vec<Resource<ListenerHandle>>,
+    inbox: Resource<InboxHandle>,
+    roots: Vec<(String, Resource<ObjectRef>)>,
     handle_limit: u32,
 }
 
@@ -38,21 +41,44 @@ impl VatInstance {
         vat: &str,
         limits: &VatLimits,
         log: &std::sync::Arc<super::GuestLog>,
+        mailbox: std::sync::Arc<Mailbox>,
     ) -> Result<Self, RuntimeError> {
-        let mut store = Store::new(engine, VatState::new(subcluster, vat, limits, log));
+        let mut store = Store::new(
+            engine,
+            VatState::new(subcluster, vat, limits, log, mailbox.clone()),
+        );
         store.limiter(|state| &mut state.limits);
         super::limits::enforce_cpu(&mut store, limits.cpu);
         let bindings = pre
             .instantiate_async(&mut store)
             .await
             .map_err(|error| RuntimeError::Instantiate(format!("{error:#}")))?;
+        let inbox = store
+            .data_mut()
+            .table()
+            .push(InboxHandle::new(mailbox))
+            .map_err(|error| RuntimeError::Instantiate(error.to_string()))?;
         Ok(Self {
             store,
             bindings,
             channels: Vec::new(),
             listeners: Vec::new(),
+            inbox,
+            roots: Vec::new(),
             handle_limit: limits.handles,
         })
+    }
+
+    /// Gives this (bootstrap) vat a ref to another vat's root object.
+    pub fn grant_root(&mut self, vat: &str, root: ObjectRef) -> Result<(), RuntimeError> {
+        let handle = self
+            .store
+            .data_mut()
+            .table()
+            .push(root)
+            .map_err(|error| RuntimeError::Instantiate(error.to_string()))?;
+        self.roots.push((vat.to_owned(), handle));
+        Ok(())
     }
 
     /// Puts a handle to a channel or listener into this vat's resource
@@ -70,13 +96,36 @@ impl VatInstance {
         pushed.map_err(|error| RuntimeError::Instantiate(error.to_string()))
     }
 
-    /// Calls the vat's entry point and runs it until it returns.
+    /// Calls the vat's entry point and runs it until it returns. Before the
+    /// vat's store (and every handle in it) is dropped, its mailbox records
+    /// how it ended: what its unsettled answers and later sends reject with.
     pub async fn run(mut self, parameters: &str) -> Result<(), VatFailure> {
+        let end = self.call_run(parameters).await;
+        let mailbox = self.store.data().mailbox().clone();
+        match &end {
+            Ok(()) => mailbox.end("returned"),
+            Err(failure) => mailbox.end(&format!("failed: {failure}")),
+        }
+        drop(self);
+        end
+    }
+
+    async fn call_run(&mut self, parameters: &str) -> Result<(), VatFailure> {
         let channels = std::mem::take(&mut self.channels);
         let listeners = std::mem::take(&mut self.listeners);
+        let roots = std::mem::take(&mut self.roots);
+        // The inbox resource moves to the vat; `run` may be called once.
+        let inbox = Resource::new_own(self.inbox.rep());
         match self
             .bindings
-            .call_run(&mut self.store, parameters, &channels, &listeners)
+            .call_run(
+                &mut self.store,
+                parameters,
+                &channels,
+                &listeners,
+                inbox,
+                &roots,
+            )
             .await
         {
             Ok(Ok(())) => Ok(()),
