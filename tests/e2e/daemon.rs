@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 use crate::harness::{Client, Exited, Host, Scratch, single_vat_config, vat, vathost_output};
 
-struct Daemon {
+pub(crate) struct Daemon {
     host: Host,
     home: PathBuf,
-    scratch: Scratch,
+    pub(crate) scratch: Scratch,
 }
 
 impl Daemon {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let scratch = Scratch::new();
         let home = scratch.path("home");
         let host = Host::start(
@@ -31,40 +31,40 @@ impl Daemon {
         daemon
     }
 
-    fn control(&self) -> PathBuf {
+    pub(crate) fn control(&self) -> PathBuf {
         self.home.join("control.sock")
     }
 
     /// Runs a CLI verb against this daemon: exit code and output.
-    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+    pub(crate) fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
         vathost_output(args, &[("VATHOST_HOME", &self.home)])
     }
 
-    fn echo_config(&self, name: &str) -> (PathBuf, PathBuf) {
+    pub(crate) fn echo_config(&self, name: &str) -> (PathBuf, PathBuf) {
         let socket = self.scratch.path(&format!("{name}.sock"));
         let config = crate::harness::echo_config(&self.scratch, name, &socket);
         (config, socket)
     }
 
     /// Launches and returns the subcluster id from the first line of output.
-    fn launch(&self, config: &Path) -> String {
+    pub(crate) fn launch(&self, config: &Path) -> String {
         let (code, output) = self.cli(&["launch", config.to_str().unwrap()]);
         assert_eq!(code, Some(0), "{output}");
         output.lines().next().unwrap().to_owned()
     }
 
-    fn list(&self) -> Value {
+    pub(crate) fn list(&self) -> Value {
         let (code, output) = self.cli(&["list", "--json"]);
         assert_eq!(code, Some(0), "{output}");
         serde_json::from_str(&output).unwrap()
     }
 
-    fn stop(self) -> Exited {
+    pub(crate) fn stop(self) -> Exited {
         self.stop_keeping_files().0
     }
 
     /// Stops the daemon but keeps its scratch directory (and so its home).
-    fn stop_keeping_files(self) -> (Exited, Scratch) {
+    pub(crate) fn stop_keeping_files(self) -> (Exited, Scratch) {
         let (code, output) = self.cli(&["stop"]);
         assert_eq!(code, Some(0), "{output}");
         let exited = self.host.wait();

@@ -15,6 +15,7 @@ mod faults;
 mod isolation;
 mod kinds;
 mod lifecycle;
+mod messaging;
 mod readme;
 mod run;
 mod security;

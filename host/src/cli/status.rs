@@ -4,8 +4,9 @@ use vathost::kernel::SubclusterId;
 
 use super::home::HomeArgs;
 
-/// Shows each subcluster's vats and channels: state, socket path, whether a
-/// client is connected, and lines and bytes in and out.
+/// Shows each subcluster's vats and channels: each vat's state and the
+/// messages waiting in its inbox (with the oldest one's age), each channel's
+/// socket path, whether a client is connected, and lines and bytes in and out.
 ///
 /// Example: vathost status s1
 #[derive(Debug, clap::Args)]
@@ -37,7 +38,13 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .map(|error| format!(": {error}"))
                 .unwrap_or_default();
-            println!("  vat {}: {}{error}", vat.name, vat.state);
+            let oldest = vat
+                .inbox
+                .oldest_ms
+                .map(|ms| format!(" (oldest {ms} ms)"))
+                .unwrap_or_default();
+            let inbox = format!(", inbox {}{oldest}", vat.inbox.depth);
+            println!("  vat {}: {}{error}{inbox}", vat.name, vat.state);
         }
         for channel in &subcluster.channels {
             let (info, stats) = (&channel.info, &channel.stats);

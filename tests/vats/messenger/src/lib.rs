@@ -75,6 +75,17 @@ fn peer(vat: Vat) -> vat_sdk::Result {
                 Err(error) => resolver.reject(&error.to_string()),
             }
         })
+        .raw_method("write-to", |_, call: Call| {
+            // Writes a line to the channel it was given: the same channel.
+            let (mut args, resolver) = call.defer();
+            let written = args
+                .take_channel(0)
+                .and_then(|channel| Ok(channel.write_line("written by b")?));
+            match written {
+                Ok(()) => resolver.fulfill(&()),
+                Err(error) => resolver.reject(&error.to_string()),
+            }
+        })
         .raw_method("bounce", |_, call: Call| {
             // Passes the ref it was given straight back.
             let (mut args, resolver) = call.defer();
@@ -149,6 +160,12 @@ fn driver(mut vat: Vat) -> vat_sdk::Result {
     for line in ctl.lines() {
         let line = line?;
         let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"lend") {
+            // Lends `ctl` itself to `b`, which writes on it.
+            let lent = root(&roots, "b")?.send_with("write-to", &(), &[Cap::Channel(&ctl)]);
+            ctl.reply(&reason(lent))?;
+            continue;
+        }
         let reply = match run(&words, &roots, &vat, &mut mine) {
             Ok(reply) => reply,
             Err(error) => format!("error: {error}"),
@@ -278,10 +295,12 @@ fn run(
             ))
         }
         Some("dropped") => Ok(reason(root(roots, "b")?.send("drop", &()))),
-        // N sends to the vat that never reads: how many stay pending.
+        // N sends (of SIZE bytes) to the vat that never reads: how many stay
+        // pending.
         Some("flood") => {
             let deaf = root(roots, "deaf")?;
-            let answers: Vec<Answer> = (0..count(1)).map(|n| deaf.send("echo", &n)).collect();
+            let body = "x".repeat(usize::try_from(count(2)).unwrap_or(0));
+            let answers: Vec<Answer> = (0..count(1)).map(|_| deaf.send("echo", &body)).collect();
             let mut pending = 0;
             let mut full = 0;
             let mut other = Vec::new();
@@ -292,8 +311,8 @@ fn run(
                     Some(result) => other.push(format!("{result:?}")),
                 }
             }
-            // Kept pending until the next command: the host holds them.
-            std::mem::forget(answers);
+            // The pending ones stay in the deaf vat's inbox.
+            drop(answers);
             Ok(format!(
                 "pending {pending} full {full} other {}",
                 other.len()
