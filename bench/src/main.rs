@@ -5,6 +5,7 @@
 //! its own process like vathost.
 
 mod client;
+mod messaging;
 mod native;
 mod report;
 mod servers;
@@ -23,6 +24,9 @@ struct Scale {
     pings: usize,
     launches: usize,
     density_vats: usize,
+    /// Message round trips between vats: pipelined, then one at a time.
+    message_rounds: u64,
+    message_pings: u64,
 }
 
 const FULL: Scale = Scale {
@@ -31,6 +35,8 @@ const FULL: Scale = Scale {
     pings: 20_000,
     launches: 50,
     density_vats: 10_000,
+    message_rounds: 500_000,
+    message_pings: 20_000,
 };
 
 const QUICK: Scale = Scale {
@@ -39,6 +45,8 @@ const QUICK: Scale = Scale {
     pings: 1_000,
     launches: 5,
     density_vats: 50,
+    message_rounds: 5_000,
+    message_pings: 500,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -85,6 +93,27 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         "<= 1.5x native",
     ));
     drop((vathost_client, native_client, vathost, native));
+
+    let ours = messaging::vats(scratch.path(), scale.message_rounds, scale.message_pings)?;
+    let theirs = messaging::native(scale.message_rounds, scale.message_pings)?;
+    table.push(Row::compared(
+        "vat-to-vat round trips, pipelined (/s)",
+        ours.pipelined,
+        theirs.pipelined,
+        ">= 200,000/s",
+    ));
+    table.push(Row::compared(
+        "vat-to-vat round trip p50 (us)",
+        micros(ours.p50),
+        micros(theirs.p50),
+        "<= 20 us",
+    ));
+    table.push(Row::compared(
+        "vat-to-vat round trip p99 (us)",
+        micros(ours.p99),
+        micros(theirs.p99),
+        "",
+    ));
 
     let launch = subclusters::launch_times(scratch.path(), scale.launches)?;
     table.push(Row::alone(

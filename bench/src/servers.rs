@@ -12,12 +12,17 @@ pub struct Server {
 
 /// The echo vat's component, built by `cargo xtask build-vats`.
 pub fn echo_component() -> anyhow::Result<PathBuf> {
+    component("echo")
+}
+
+/// The component built from the vat crate `name` (in `vats/` or `tests/vats/`).
+pub fn component(name: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::var_os("VATHOST_VATS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release")
         });
-    let path = dir.join("echo.wasm");
+    let path = dir.join(format!("{name}.wasm"));
     ensure!(
         path.is_file(),
         "{} is missing: run `cargo xtask build-vats`",

@@ -334,3 +334,28 @@ fn workers_example_hands_each_client_to_the_next_worker_in_turn() {
     }
     host.stop("TERM");
 }
+
+/// The benchmark's vats, small: the pinger's timings are printed and the
+/// subcluster ends by itself once the ponger is told to stop.
+#[test]
+fn pingpong_round_trips_complete_and_the_subcluster_ends_by_itself() {
+    let scratch = Scratch::new();
+    let pingpong = vat("pingpong");
+    let config = scratch.config(
+        "pingpong",
+        json!({
+            "bootstrap": "pinger",
+            "vats": {
+                "pinger": {
+                    "component": pingpong,
+                    "parameters": { "role": "pinger", "rounds": 3000, "window": 100, "pings": 100 },
+                },
+                "ponger": { "component": pingpong, "parameters": { "role": "ponger" } },
+            },
+        }),
+    );
+    let exited = Host::run(&[&config]).wait();
+    assert!(exited.status.success(), "{}", exited.log);
+    assert!(exited.log.contains("pipelined 3000 in "), "{}", exited.log);
+    assert!(exited.log.contains("latency p50 "), "{}", exited.log);
+}
