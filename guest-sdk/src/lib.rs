@@ -61,6 +61,8 @@ pub use vat::{Entry, Roots, Vat};
 pub type Result<T = (), E = Error> = core::result::Result<T, E>;
 
 #[doc(hidden)]
+// The generated export glue lowers `run`'s arguments into more than seven.
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",

@@ -22,17 +22,17 @@ pub struct Answer {
     state: Mutex<State>,
     settled: Notify,
     /// Largest value body the asker accepts (its `limits.message`).
-    max_body: usize,
+    max_value: usize,
     /// The asker's name, for the reason a too-large value gets.
     asker: Arc<str>,
 }
 
 impl Answer {
-    pub fn new(asker: Arc<str>, max_body: usize) -> Arc<Self> {
+    pub fn new(asker: Arc<str>, max_value: usize) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State::Pending),
             settled: Notify::new(),
-            max_body,
+            max_value,
             asker,
         })
     }
@@ -45,11 +45,11 @@ impl Answer {
     /// Settles the answer unless it already is; the first settlement wins.
     pub fn settle(&self, result: Result<Payload, String>) {
         let result = match result {
-            Ok(value) if value.size() > self.max_body => Err(format!(
+            Ok(value) if value.size() > self.max_value => Err(format!(
                 "the value is {} bytes, more than `{}`'s limits.message ({})",
                 value.size(),
                 self.asker,
-                self.max_body
+                self.max_value
             )),
             other => other,
         };

@@ -18,8 +18,10 @@ mod answer;
 mod handle;
 mod mailbox;
 mod payload;
+#[cfg(test)]
+mod tests;
 
 pub use answer::{Answer, Resolver};
 pub use handle::{AnswerHandle, InboxHandle, MessagingCtx, MessagingView, add_to_linker};
 pub use mailbox::{InboxStatus, Mailbox, MailboxLimits, Message};
-pub use payload::{Capability, ObjectRef, Payload};
+pub use payload::{CAPABILITY_SIZE, Capability, ObjectRef, Payload};

@@ -45,9 +45,17 @@ pub struct Payload {
     pub caps: Vec<Capability>,
 }
 
+/// What one capability counts against `limits.message`: a message cannot
+/// carry more of them than its bytes would allow, even if it names one
+/// handle a million times.
+pub const CAPABILITY_SIZE: usize = 64;
+
 impl Payload {
-    /// What a payload counts against `limits.message`: its body.
+    /// What a payload counts against `limits.message`: its body, and
+    /// [`CAPABILITY_SIZE`] for each capability.
     pub fn size(&self) -> usize {
-        self.body.len()
+        self.body
+            .len()
+            .saturating_add(self.caps.len().saturating_mul(CAPABILITY_SIZE))
     }
 }
