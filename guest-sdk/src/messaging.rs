@@ -41,14 +41,16 @@ impl Ref {
             Ok(body) => self.send_raw(method, &body, caps),
             // An argument serde cannot write is the sender's bug; it learns
             // of it the way it learns of any failed send.
-            Err(error) => Answer::Failed(format!("cannot encode the arguments: {error}")),
+            Err(error) => Answer(AnswerState::Failed(format!(
+                "cannot encode the arguments: {error}"
+            ))),
         }
     }
 
     /// Sends a body as is (JSON by convention).
     pub fn send_raw(&self, method: &str, body: &str, caps: &[Cap<'_>]) -> Answer {
         let caps: Vec<wit::LentCapability<'_>> = caps.iter().map(Cap::lend).collect();
-        Answer::Pending(self.inner.send(method, body, &caps))
+        Answer(AnswerState::Sent(self.inner.send(method, body, &caps)))
     }
 
     /// Sends and waits for the answer, decoded as `R`.
@@ -213,8 +215,11 @@ impl Value {
 /// The promise for a message's result. Wait on it alone ([`Answer::wait`])
 /// or with channels and the inbox ([`crate::wait_any`]).
 #[derive(Debug)]
-pub enum Answer {
-    Pending(wit::Answer),
+pub struct Answer(AnswerState);
+
+#[derive(Debug)]
+enum AnswerState {
+    Sent(wit::Answer),
     /// The send failed before it left this vat.
     Failed(String),
 }
@@ -223,17 +228,17 @@ impl Answer {
     /// The result if settled, without waiting. The first `Some` moves the
     /// value out; later calls say it was taken.
     pub fn poll(&self) -> Option<Result<Value, Rejected>> {
-        match self {
-            Self::Pending(answer) => answer
+        match &self.0 {
+            AnswerState::Sent(answer) => answer
                 .get()
                 .map(|result| result.map(Value::new).map_err(Rejected)),
-            Self::Failed(reason) => Some(Err(Rejected(reason.clone()))),
+            AnswerState::Failed(reason) => Some(Err(Rejected(reason.clone()))),
         }
     }
 
     /// Waits until the answer is settled and returns it.
     pub fn wait(self) -> Result<Value, Rejected> {
-        if let Self::Pending(answer) = &self {
+        if let AnswerState::Sent(answer) = &self.0 {
             answer.subscribe().block();
         }
         self.poll()
@@ -248,10 +253,10 @@ impl Answer {
 
 impl Ready for Answer {
     fn subscribe(&self) -> Option<poll::Pollable> {
-        match self {
-            Self::Pending(answer) => Some(answer.subscribe()),
+        match &self.0 {
+            AnswerState::Sent(answer) => Some(answer.subscribe()),
             // Settled before it left: ready now.
-            Self::Failed(_) => None,
+            AnswerState::Failed(_) => None,
         }
     }
 }

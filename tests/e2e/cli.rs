@@ -35,6 +35,10 @@ fn check_accepts_the_example_configs() {
         "vats/echo/cluster.json",
         "vats/upper/cluster.json",
         "vats/bridge/cluster.json",
+        "vats/repl/cluster.json",
+        "vats/copy/cluster.json",
+        "vats/chat/cluster.json",
+        "vats/workers/cluster.json",
     ] {
         let (code, output) = vathost(&["check"], &[&root.join(example)]);
         assert_eq!(code, Some(0), "{example}: {output}");
