@@ -44,6 +44,7 @@ mod channel;
 mod error;
 mod messaging;
 mod parameters;
+pub mod store;
 mod vat;
 
 pub use channel::{

@@ -19,4 +19,4 @@ wasmtime::component::bindgen!({
     require_store_data_send: true,
 });
 
-pub use self::vathost::vat::{io_channel, messaging};
+pub use self::vathost::vat::{io_channel, messaging, vatstore};

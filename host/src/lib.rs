@@ -4,7 +4,8 @@
 //! Data flows one way: [`config`] parses and validates a cluster config into
 //! specs; the [`kernel`] launches and terminates subclusters from those specs,
 //! using the [`runtime`] (wasmtime) for vats, [`io`] for channels and
-//! [`messaging`] for messages between vats. The
+//! [`messaging`] for messages between vats and [`state`] for what outlives
+//! a process: vats' durable state and the daemon's subcluster records. The
 //! [`daemon`] serves a kernel over a JSON-RPC control socket.
 
 pub mod bindings;
@@ -15,3 +16,4 @@ pub mod io;
 pub mod kernel;
 pub mod messaging;
 pub mod runtime;
+pub mod state;

@@ -249,7 +249,10 @@ fn status_shows_each_inbox_and_terminate_does_not_wait_on_pending_messages() {
         output.contains("vat deaf: running, inbox 16 (oldest "),
         "{output}"
     );
-    assert!(output.contains("vat b: running, inbox 0\n"), "{output}");
+    assert!(
+        output.contains("vat b: running, inbox 0, store 0 bytes\n"),
+        "{output}"
+    );
 
     let started = std::time::Instant::now();
     let (code, output) = daemon.cli(&["terminate", &id]);

@@ -1,6 +1,5 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -55,8 +54,8 @@ pub async fn daemon(args: DaemonArgs, options: &RuntimeOptions) -> anyhow::Resul
             _ = terminate.recv() => tracing::info!("SIGTERM"),
         }
     };
-    let kernel = Arc::new(Kernel::new(options)?);
-    vathost::daemon::serve(&home, kernel, stop).await?;
+    let state = home.join(vathost::daemon::STATE_FILE);
+    vathost::daemon::serve(&home, Kernel::restoring(options, &state), stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -22,6 +22,11 @@ pub struct RunArgs {
     /// Cluster config files (JSON); each becomes one subcluster.
     #[arg(required = true, value_name = "CONFIG")]
     configs: Vec<PathBuf>,
+    /// Keep the vats' durable state in this SQLite file instead of memory.
+    /// Subclusters get the ids s1, s2, ... in the order given, so the same
+    /// command finds the state each vat kept in an earlier run.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 pub async fn run(args: RunArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
@@ -33,7 +38,11 @@ pub async fn run(args: RunArgs, options: &RuntimeOptions) -> anyhow::Result<Exit
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
 
-    let kernel = Kernel::new(options)?;
+    let kernel = match &args.state {
+        Some(state) => Kernel::with_state(options, state)
+            .with_context(|| format!("cannot open the state file {}", state.display()))?,
+        None => Kernel::new(options)?,
+    };
     let mut launched = Vec::new();
     for (spec, path) in specs.into_iter().zip(&args.configs) {
         match kernel.launch(spec).await {

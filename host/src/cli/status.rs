@@ -32,6 +32,9 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             "{} {} ({})",
             subcluster.id, subcluster.name, subcluster.state
         );
+        if let Some(error) = &subcluster.error {
+            println!("  cannot restore: {error}");
+        }
         for vat in &subcluster.vats {
             let error = vat
                 .error
@@ -43,7 +46,10 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 .oldest_ms
                 .map(|ms| format!(" (oldest {ms} ms)"))
                 .unwrap_or_default();
-            let inbox = format!(", inbox {}{oldest}", vat.inbox.depth);
+            let inbox = format!(
+                ", inbox {}{oldest}, store {} bytes",
+                vat.inbox.depth, vat.store_bytes
+            );
             println!("  vat {}: {}{error}{inbox}", vat.name, vat.state);
         }
         for channel in &subcluster.channels {

@@ -16,7 +16,7 @@ mod validate;
 use std::path::Path;
 
 pub use error::{ConfigError, Problem};
-pub use preflight::preflight;
+pub use preflight::{preflight, preflight_channels};
 pub use spec::{
     ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES,
     DEFAULT_VAT_HANDLES, DEFAULT_VAT_MEMORY, DEFAULT_VAT_TABLE_ELEMENTS, Direction, FileSpec,
@@ -61,7 +61,10 @@ pub fn load(path: &Path) -> Result<SubclusterSpec, ConfigError> {
 pub fn from_json(text: &str, name: &str, base: &Path) -> Result<SubclusterSpec, ConfigError> {
     let (raw, mut problems) = raw::parse(text)?;
     match validate::validate(raw, name, base) {
-        Ok(spec) if problems.is_empty() => Ok(spec),
+        Ok(mut spec) if problems.is_empty() => {
+            spec.text = text.to_owned();
+            Ok(spec)
+        }
         Ok(_) => Err(ConfigError::Invalid {
             file: None,
             problems,

@@ -10,8 +10,18 @@ use crate::files::{open_parent, open_regular};
 
 /// Every problem with the paths `spec` names, each with its field path.
 pub fn preflight(spec: &SubclusterSpec) -> Result<(), ConfigError> {
+    check(spec, true)
+}
+
+/// Every problem with the paths of `spec`'s channels: what a subcluster
+/// restored from recorded components needs.
+pub fn preflight_channels(spec: &SubclusterSpec) -> Result<(), ConfigError> {
+    check(spec, false)
+}
+
+fn check(spec: &SubclusterSpec, components: bool) -> Result<(), ConfigError> {
     let mut problems = Vec::new();
-    for vat in &spec.vats {
+    for vat in spec.vats.iter().filter(|_| components) {
         if let Err(error) = readable_file(&vat.component) {
             problems.push(Problem::new(
                 format!("vats.{}.component", vat.name),

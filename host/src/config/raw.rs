@@ -58,6 +58,9 @@ pub(super) struct RawLimits {
     /// Size of one message to the vat or one value it receives: `"64KiB"` or bytes.
     #[serde(default)]
     pub message: Option<ByteCount>,
+    /// Durable state the vat may keep: `"64MiB"` or bytes.
+    #[serde(default)]
+    pub store: Option<ByteCount>,
 }
 
 /// One declared channel. Fields are flat, not an internally tagged enum, so

@@ -19,6 +19,8 @@ pub const DEFAULT_VAT_HANDLES: u32 = 10_000;
 pub const DEFAULT_VAT_INBOX: u32 = 1024;
 /// Bytes of one message's method and body (or one answer's value) by default.
 pub const DEFAULT_VAT_MESSAGE: u32 = 64 * 1024;
+/// Bytes of durable state (keys and values) a vat may keep by default.
+pub const DEFAULT_VAT_STORE: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct SubclusterSpec {
@@ -26,6 +28,11 @@ pub struct SubclusterSpec {
     pub name: String,
     /// The config file, when it came from one.
     pub source: Option<PathBuf>,
+    /// The config's JSON text, as parsed: what the daemon records to launch
+    /// it again.
+    pub text: String,
+    /// The directory relative paths were resolved against.
+    pub base: PathBuf,
     pub bootstrap: String,
     /// In the config's order of names; the bootstrap vat is among them.
     pub vats: Vec<VatSpec>,
@@ -68,6 +75,8 @@ pub struct VatLimits {
     /// Bytes of one message sent to the vat (method and body), or of one
     /// answer's value the vat receives.
     pub message: u32,
+    /// Bytes of durable state, keys and values together.
+    pub store: u64,
 }
 
 impl Default for VatLimits {
@@ -79,6 +88,7 @@ impl Default for VatLimits {
             cpu: None,
             inbox: DEFAULT_VAT_INBOX,
             message: DEFAULT_VAT_MESSAGE,
+            store: DEFAULT_VAT_STORE,
         }
     }
 }

@@ -32,6 +32,7 @@ const MAX_VAT_HANDLES: u32 = 1_000_000;
 const MAX_VAT_INBOX: u32 = 1_000_000;
 const MIN_VAT_MESSAGE: u64 = 1024;
 const MAX_VAT_MESSAGE: u64 = 64 * 1024 * 1024;
+const MAX_VAT_STORE: u64 = 1024 * 1024 * 1024 * 1024;
 /// Smallest memory limit: one wasm page.
 const MIN_VAT_MEMORY: u64 = 64 * 1024;
 
@@ -165,6 +166,8 @@ pub(super) fn validate(
         Ok(SubclusterSpec {
             name: name.to_owned(),
             source: None,
+            text: String::new(),
+            base: base.to_path_buf(),
             bootstrap,
             vats,
             channels,
@@ -226,6 +229,14 @@ fn vat_limits(raw: Option<&RawLimits>, field: &str, problems: &mut Vec<Problem>)
         Some(message) => problems.push(Problem::new(
             format!("{field}.limits.message"),
             format!("{} bytes is outside 1KiB to 64MiB", message.0),
+        )),
+        None => {}
+    }
+    match raw.store {
+        Some(store) if store.0 <= MAX_VAT_STORE => limits.store = store.0,
+        Some(store) => problems.push(Problem::new(
+            format!("{field}.limits.store"),
+            format!("{} bytes is more than 1TiB", store.0),
         )),
         None => {}
     }

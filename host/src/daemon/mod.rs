@@ -19,6 +19,8 @@ pub use server::{create_home, serve};
 pub const CONTROL_SOCKET: &str = "control.sock";
 /// The daemon's log file inside the home directory.
 pub const LOG_FILE: &str = "daemon.log";
+/// The vats' durable state inside the home directory (SQLite).
+pub const STATE_FILE: &str = "state.db";
 
 /// The home directory when neither `--home` nor `$VATHOST_HOME` names one:
 /// `~/.vathost`.
@@ -45,4 +47,6 @@ pub enum DaemonError {
     AlreadyRunning { home: PathBuf },
     #[error("cannot open the control socket")]
     Control(#[source] crate::io::SocketError),
+    #[error("cannot start the kernel")]
+    Kernel(#[source] crate::kernel::KernelError),
 }

@@ -26,9 +26,13 @@ use crate::kernel::Kernel;
 /// Serves `kernel` on the control socket in `home` until a `shutdown`
 /// request or `stop` resolves; then terminates every subcluster and removes
 /// the control socket.
+///
+/// `kernel` opens the kernel; it runs only once this daemon holds the home
+/// (its control socket), so a second daemon never touches the first one's
+/// state.
 pub async fn serve(
     home: &Path,
-    kernel: Arc<Kernel>,
+    kernel: impl Future<Output = Result<Kernel, crate::kernel::KernelError>>,
     stop: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     create_home(home)?;
@@ -42,6 +46,13 @@ pub async fn serve(
         },
         other => DaemonError::Control(other),
     })?;
+    let kernel = match kernel.await {
+        Ok(kernel) => Arc::new(kernel),
+        Err(error) => {
+            file.remove();
+            return Err(DaemonError::Kernel(error));
+        }
+    };
     tracing::info!(socket = %spec.path.display(), "daemon ready");
     let shutdown = CancellationToken::new();
     let connections = Arc::new(Mutex::new(Connections::default()));

@@ -38,6 +38,8 @@ pub enum LaunchError {
     },
     #[error("the host is shutting down")]
     ShuttingDown,
+    #[error("cannot record the subcluster")]
+    State(#[source] crate::state::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,4 +63,6 @@ pub enum KernelError {
     UnknownSubcluster(SubclusterId),
     #[error("the supervisor of a subcluster ended without reporting its outcome")]
     SupervisorLost,
+    #[error("vat state")]
+    State(#[from] crate::state::StoreError),
 }

@@ -24,6 +24,7 @@ use crate::io::Endpoint;
 use crate::messaging::{Mailbox, MailboxLimits, ObjectRef};
 use crate::runtime::GuestLog;
 use crate::runtime::{PreparedComponent, Runtime, RuntimeOptions, VatInstance};
+use crate::state::{Database, StoreLimits, SubclusterRecord, VatKey, VatStoreCtx};
 pub use error::{KernelError, LaunchError};
 pub use registry::KEPT_ENDED_SUBCLUSTERS;
 use registry::Registry;
@@ -85,6 +86,11 @@ pub struct Launched {
 
 pub struct Kernel {
     runtime: Arc<Runtime>,
+    /// Every vat's durable state, and the subcluster records.
+    database: Arc<Database>,
+    /// Whether launches are recorded, to be restored when the host starts
+    /// again (the daemon does this).
+    recording: bool,
     registry: Arc<Registry>,
     /// Launches in progress, which shutdown waits for.
     launches: TaskTracker,
@@ -93,9 +99,131 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// A kernel whose vats keep their state in memory.
     pub fn new(options: &RuntimeOptions) -> Result<Self, KernelError> {
+        Self::with_database(options, Database::open(None)?, false)
+    }
+
+    /// A kernel whose vats keep their state in the SQLite file `state`,
+    /// where a vat finds what it kept in an earlier run under the same
+    /// subcluster id and vat name.
+    pub fn with_state(
+        options: &RuntimeOptions,
+        state: &std::path::Path,
+    ) -> Result<Self, KernelError> {
+        Self::with_database(options, Database::open(Some(state))?, false)
+    }
+
+    /// The daemon's kernel: state and subcluster records in the SQLite file
+    /// `state`. Every subcluster recorded there (those running when an
+    /// earlier daemon stopped or was killed) is launched again under its
+    /// id, its vats with their state; one that cannot be is listed as
+    /// unrestored with the reason, and the others are restored regardless.
+    pub async fn restoring(
+        options: &RuntimeOptions,
+        state: &std::path::Path,
+    ) -> Result<Self, KernelError> {
+        let kernel = Self::with_database(options, Database::open(Some(state))?, true)?;
+        // State whose subcluster has no record was left by one that ended
+        // while its record was being deleted.
+        kernel.database.forget_unrecorded().await?;
+        let records = kernel.database.records().await?;
+        kernel
+            .registry
+            .reserve_ids(records.iter().map(|record| record.id).max().unwrap_or(0));
+        for record in records {
+            let (id, name) = (SubclusterId(record.id), record.name.clone());
+            match kernel.restore(record).await {
+                Ok(_) => tracing::info!(subcluster = %id, %name, "restored"),
+                Err((vats, error)) => {
+                    let reason = error_chain(&error);
+                    tracing::error!(subcluster = %id, %name, %reason, "cannot restore");
+                    kernel.registry.add_unrestored(
+                        id,
+                        &name,
+                        vats,
+                        &reason,
+                        kernel.database.clone(),
+                    );
+                }
+            }
+        }
+        Ok(kernel)
+    }
+
+    /// Launches a recorded subcluster again; on failure, the names of its
+    /// vats (if its config still parses) and why.
+    async fn restore(
+        &self,
+        record: SubclusterRecord,
+    ) -> Result<Launched, (Vec<String>, LaunchError)> {
+        let spec = crate::config::from_json(&record.config, &record.name, &record.base)
+            .map_err(|error| (Vec::new(), LaunchError::Config(error)))?;
+        let vats: Vec<String> = spec.vats.iter().map(|vat| vat.name.clone()).collect();
+        let fail = |error| (vats.clone(), error);
+        let mut components = Vec::new();
+        for vat in &spec.vats {
+            let component_error = |message: String| LaunchError::Component {
+                vat: vat.name.clone(),
+                source: crate::runtime::RuntimeError::Instantiate(message),
+            };
+            let digest = record
+                .components
+                .iter()
+                .find(|(name, _)| *name == vat.name)
+                .map(|(_, digest)| digest)
+                .ok_or_else(|| fail(component_error("no component was recorded".to_owned())))?;
+            let bytes = self
+                .database
+                .component(digest)
+                .await
+                .map_err(|error| fail(component_error(error.to_string())))?
+                .ok_or_else(|| {
+                    fail(component_error(format!(
+                        "recorded component {digest} is missing"
+                    )))
+                })?;
+            let runtime = self.runtime.clone();
+            let label = vat.component.clone();
+            let prepared =
+                tokio::task::spawn_blocking(move || runtime.prepare_bytes(&label, bytes))
+                    .await
+                    .map_err(|error| fail(LaunchError::Internal(error.to_string())))?
+                    .map_err(|source| {
+                        fail(LaunchError::Component {
+                            vat: vat.name.clone(),
+                            source,
+                        })
+                    })?;
+            components.push(prepared);
+        }
+        crate::config::preflight_channels(&spec)
+            .map_err(|error| fail(LaunchError::Config(error)))?;
+        self.launcher()
+            .launch_prepared(spec, components, Some(SubclusterId(record.id)))
+            .await
+            .map_err(fail)
+    }
+
+    fn launcher(&self) -> Launcher {
+        Launcher {
+            runtime: self.runtime.clone(),
+            database: self.database.clone(),
+            registry: self.registry.clone(),
+            closing: self.closing.clone(),
+            recording: self.recording,
+        }
+    }
+
+    fn with_database(
+        options: &RuntimeOptions,
+        database: Arc<Database>,
+        recording: bool,
+    ) -> Result<Self, KernelError> {
         Ok(Self {
             runtime: Arc::new(Runtime::new(options)?),
+            database,
+            recording,
             registry: Arc::new(Registry::default()),
             launches: TaskTracker::new(),
             closing: CancellationToken::new(),
@@ -119,11 +247,7 @@ impl Kernel {
         if self.closing.is_cancelled() {
             return Err(LaunchError::ShuttingDown);
         }
-        let launcher = Launcher {
-            runtime: self.runtime.clone(),
-            registry: self.registry.clone(),
-            closing: self.closing.clone(),
-        };
+        let launcher = self.launcher();
         self.launches
             .spawn(launcher.launch(spec))
             .await
@@ -134,6 +258,10 @@ impl Kernel {
     /// removes their socket files. Terminating one that already ended returns
     /// how it ended.
     pub async fn terminate(&self, id: SubclusterId) -> Result<SubclusterOutcome, KernelError> {
+        if let Some(outcome) = self.registry.take_unrestored(id) {
+            supervisor::forget(&self.database, id).await;
+            return Ok(outcome);
+        }
         let mut outcome = self.registry.stop(id)?;
         wait_for(&mut outcome).await
     }
@@ -209,8 +337,10 @@ fn prepare(
 /// What one launch task needs of the kernel.
 struct Launcher {
     runtime: Arc<Runtime>,
+    database: Arc<Database>,
     registry: Arc<Registry>,
     closing: CancellationToken,
+    recording: bool,
 }
 
 impl Launcher {
@@ -223,15 +353,53 @@ impl Launcher {
         })
         .await
         .map_err(|error| LaunchError::Internal(format!("the compile task failed: {error}")))??;
+        self.launch_prepared(spec, components, None).await
+    }
+
+    /// Launches with compiled components: as `id` when restoring, as a new
+    /// subcluster (recorded, if this kernel records) otherwise.
+    async fn launch_prepared(
+        self,
+        spec: SubclusterSpec,
+        components: Vec<PreparedComponent>,
+        restoring: Option<SubclusterId>,
+    ) -> Result<Launched, LaunchError> {
         // Dropping the claim on an early return releases the socket paths.
-        let claim = self.registry.claim(&spec)?;
+        let claim = self.registry.claim(&spec, restoring)?;
         let id = claim.id();
+        let record = (self.recording && restoring.is_none()).then(|| {
+            let record = SubclusterRecord {
+                id: id.0,
+                name: spec.name.clone(),
+                config: spec.text.clone(),
+                base: spec.base.clone(),
+                components: spec
+                    .vats
+                    .iter()
+                    .zip(&components)
+                    .map(|(vat, component)| (vat.name.clone(), component.digest().clone()))
+                    .collect(),
+            };
+            let bytes = components
+                .iter()
+                .map(|component| (component.digest().clone(), component.bytes().clone()))
+                .collect();
+            (record, bytes)
+        });
         let span = tracing::info_span!("subcluster", id = %id, name = %spec.name);
         let log = Arc::new(GuestLog::default());
-        let started = self
+        let mut started = self
             .start(id, &spec, components, &log)
             .instrument(span.clone())
             .await?;
+        // Recorded before anyone learns of the launch: a host killed after
+        // answering restores what it answered about.
+        if let Some((record, bytes)) = record
+            && let Err(error) = self.database.record(record, bytes).await
+        {
+            started.undo().await;
+            return Err(LaunchError::State(error));
+        }
         let launched = Launched {
             id,
             name: spec.name.clone(),
@@ -254,6 +422,7 @@ impl Launcher {
             started.mailboxes.clone(),
             channels,
             log,
+            self.database.clone(),
         ));
         let stop = CancellationToken::new();
         let (outcome_sender, outcome) = watch::channel(None);
@@ -269,6 +438,8 @@ impl Launcher {
                     .map(|(_, endpoint)| endpoint)
                     .collect(),
                 stop,
+                self.closing.clone(),
+                self.recording,
                 self.registry.clone(),
                 info,
                 outcome_sender,
@@ -352,7 +523,20 @@ impl Launcher {
             };
             let mut instance = self
                 .runtime
-                .instantiate(component, &subcluster_label, vat, log, mailbox.clone())
+                .instantiate(
+                    component,
+                    &subcluster_label,
+                    vat,
+                    log,
+                    mailbox.clone(),
+                    VatStoreCtx::new(
+                        self.database.clone(),
+                        VatKey::new(id, &vat.name),
+                        StoreLimits {
+                            total: vat.limits.store,
+                        },
+                    ),
+                )
                 .await
                 .map_err(vat_error)?;
             if vat.name == spec.bootstrap {
@@ -429,4 +613,16 @@ async fn wait_for(
         Ok(ended) => ended.clone().ok_or(KernelError::SupervisorLost),
         Err(_closed) => Err(KernelError::SupervisorLost),
     }
+}
+
+/// An error and its causes on one line, outermost first.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

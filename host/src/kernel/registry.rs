@@ -81,9 +81,54 @@ impl Registry {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reserves a new id and every socket path of `spec`, or names the
-    /// subcluster that already holds one of them.
-    pub(super) fn claim(&self, spec: &SubclusterSpec) -> Result<Claim<'_>, LaunchError> {
+    /// New ids start after `highest`: restored subclusters keep theirs.
+    pub(super) fn reserve_ids(&self, highest: u64) {
+        let mut state = self.state();
+        state.next_id = state.next_id.max(highest);
+    }
+
+    /// Lists a recorded subcluster that could not be restored, as ended;
+    /// terminating it deletes its record and its state.
+    pub(super) fn add_unrestored(
+        &self,
+        id: SubclusterId,
+        name: &str,
+        vats: Vec<String>,
+        reason: &str,
+        database: Arc<crate::state::Database>,
+    ) {
+        let info = Arc::new(SubclusterInfo::unrestored(id, name, vats, reason, database));
+        let outcome = SubclusterOutcome {
+            vats: info.settle(),
+        };
+        let (_, receiver) = watch::channel(Some(outcome));
+        self.state().subclusters.insert(
+            id,
+            Entry {
+                stop: CancellationToken::new(),
+                outcome: receiver,
+                info,
+            },
+        );
+    }
+
+    /// Removes an unrestored subcluster's entry; `None` if `id` is not one.
+    pub(super) fn take_unrestored(&self, id: SubclusterId) -> Option<SubclusterOutcome> {
+        let mut state = self.state();
+        let entry = state.subclusters.get(&id)?;
+        entry.info.restore_error.as_ref()?;
+        let outcome = entry.outcome.borrow().clone();
+        state.subclusters.remove(&id);
+        outcome
+    }
+
+    /// Reserves an id (`restoring`'s, or a new one) and every socket path
+    /// of `spec`, or names the subcluster that already holds one of them.
+    pub(super) fn claim(
+        &self,
+        spec: &SubclusterSpec,
+        restoring: Option<SubclusterId>,
+    ) -> Result<Claim<'_>, LaunchError> {
         let mut state = self.state();
         for channel in &spec.channels {
             let Some(path) = channel.kind.bound_path() else {
@@ -99,8 +144,16 @@ impl Registry {
                 });
             }
         }
-        state.next_id += 1;
-        let id = SubclusterId(state.next_id);
+        let id = match restoring {
+            Some(id) => {
+                state.next_id = state.next_id.max(id.0);
+                id
+            }
+            None => {
+                state.next_id += 1;
+                SubclusterId(state.next_id)
+            }
+        };
         for channel in &spec.channels {
             let Some(path) = channel.kind.bound_path() else {
                 continue;
@@ -209,7 +262,8 @@ impl Registry {
         let ended: Vec<SubclusterId> = state
             .subclusters
             .iter()
-            .filter(|(_, entry)| entry.ended())
+            // Unrestored ones stay until terminated: they hold a record.
+            .filter(|(_, entry)| entry.ended() && entry.info.restore_error.is_none())
             .map(|(id, _)| *id)
             .collect();
         let excess = ended.len().saturating_sub(KEPT_ENDED_SUBCLUSTERS);

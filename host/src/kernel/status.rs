@@ -8,6 +8,7 @@ use super::{ChannelInfo, SubclusterId, VatEnd};
 use crate::io::{ChannelStats, Grant};
 use crate::messaging::{InboxStatus, Mailbox};
 use crate::runtime::GuestLog;
+use crate::state::{Database, VatKey};
 
 /// Why a stopped vat's mailbox refuses messages.
 pub(super) const STOPPED: &str = "was stopped: its subcluster is terminating";
@@ -22,6 +23,9 @@ pub(super) struct SubclusterInfo {
     /// Each vat's mailbox, in config order.
     pub mailboxes: Vec<Arc<Mailbox>>,
     pub log: Arc<GuestLog>,
+    pub database: Arc<Database>,
+    /// Why a recorded subcluster could not be restored, if it could not.
+    pub restore_error: Option<String>,
 }
 
 impl SubclusterInfo {
@@ -31,6 +35,7 @@ impl SubclusterInfo {
         mailboxes: Vec<Arc<Mailbox>>,
         channels: Vec<(ChannelInfo, Grant)>,
         log: Arc<GuestLog>,
+        database: Arc<Database>,
     ) -> Self {
         Self {
             id,
@@ -44,6 +49,47 @@ impl SubclusterInfo {
             ),
             mailboxes,
             log,
+            database,
+            restore_error: None,
+        }
+    }
+
+    /// A recorded subcluster that could not be restored: its vats (when
+    /// its config still names them) have failed with `reason`.
+    pub fn unrestored(
+        id: SubclusterId,
+        name: &str,
+        vats: Vec<String>,
+        reason: &str,
+        database: Arc<Database>,
+    ) -> Self {
+        let failure = VatEnd::Failed(crate::runtime::VatFailure::Returned(format!(
+            "cannot restore: {reason}"
+        )));
+        Self {
+            id,
+            name: name.to_owned(),
+            channels: Vec::new(),
+            vats: Mutex::new(
+                vats.iter()
+                    .map(|vat| (vat.clone(), Some(failure.clone())))
+                    .collect(),
+            ),
+            mailboxes: vats
+                .iter()
+                .map(|vat| {
+                    Mailbox::new(
+                        vat,
+                        crate::messaging::MailboxLimits {
+                            inbox: 0,
+                            message: 0,
+                        },
+                    )
+                })
+                .collect(),
+            log: Arc::new(GuestLog::default()),
+            database,
+            restore_error: Some(reason.to_owned()),
         }
     }
 
@@ -88,11 +134,14 @@ impl SubclusterInfo {
         SubclusterStatus {
             id: self.id.to_string(),
             name: self.name.clone(),
-            state: if ended {
+            state: if self.restore_error.is_some() {
+                SubclusterState::Unrestored
+            } else if ended {
                 SubclusterState::Ended
             } else {
                 SubclusterState::Running
             },
+            error: self.restore_error.clone(),
             vats: vats
                 .iter()
                 .zip(&self.mailboxes)
@@ -109,6 +158,7 @@ impl SubclusterInfo {
                         _ => None,
                     },
                     inbox: mailbox.status(),
+                    store_bytes: self.database.usage(&VatKey::new(self.id, name)),
                 })
                 .collect(),
             channels: self
@@ -129,6 +179,9 @@ pub struct SubclusterStatus {
     pub id: String,
     pub name: String,
     pub state: SubclusterState,
+    /// Why it could not be restored, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub vats: Vec<VatStatus>,
     pub channels: Vec<ChannelStatus>,
 }
@@ -138,6 +191,9 @@ pub struct SubclusterStatus {
 pub enum SubclusterState {
     Running,
     Ended,
+    /// Recorded by an earlier daemon but not running: it could not be
+    /// restored. `terminate` deletes it.
+    Unrestored,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +205,9 @@ pub struct VatStatus {
     /// Messages waiting in the vat's inbox.
     #[serde(default)]
     pub inbox: InboxStatus,
+    /// Bytes of durable state the vat keeps.
+    #[serde(default)]
+    pub store_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +224,7 @@ impl std::fmt::Display for SubclusterState {
         f.write_str(match self {
             Self::Running => "running",
             Self::Ended => "ended",
+            Self::Unrestored => "unrestored",
         })
     }
 }

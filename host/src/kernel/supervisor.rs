@@ -72,6 +72,8 @@ pub(super) async fn supervise(
     vats: Vec<(VatSpec, VatInstance)>,
     channels: Vec<Endpoint>,
     stop: CancellationToken,
+    host_closing: CancellationToken,
+    recorded: bool,
     registry: Arc<Registry>,
     info: Arc<SubclusterInfo>,
     outcome: watch::Sender<Option<SubclusterOutcome>>,
@@ -131,9 +133,26 @@ pub(super) async fn supervise(
     }
     closing.join_all().await;
     registry.release_paths(info.id);
+    // One stopped by the host shutting down keeps its state and its record,
+    // to be restored. A terminated one loses both; one that ended by itself
+    // is no longer running, so a recorded one loses both too.
+    let terminated = stop.is_cancelled();
+    if !host_closing.is_cancelled() && (terminated || recorded) {
+        forget(&info.database, info.id).await;
+    }
 
     let vats = info.settle();
     tracing::info!("subcluster ended");
     outcome.send_replace(Some(SubclusterOutcome { vats }));
     registry.forget_old_ended();
+}
+
+/// Deletes a subcluster's record and its vats' state.
+pub(super) async fn forget(database: &crate::state::Database, id: super::SubclusterId) {
+    if let Err(error) = database.unrecord(id.0).await {
+        tracing::error!(subcluster = %id, %error, "cannot delete the subcluster's record");
+    }
+    if let Err(error) = database.forget(id).await {
+        tracing::error!(subcluster = %id, %error, "cannot delete the subcluster's vat state");
+    }
 }

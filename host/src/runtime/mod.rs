@@ -65,10 +65,23 @@ impl RuntimeOptions {
     }
 }
 
-/// A compiled, type-checked component, ready to instantiate any number of times.
+/// A compiled, type-checked component, ready to instantiate any number of
+/// times, with the bytes it was compiled from (what the daemon records).
 #[derive(Clone)]
 pub struct PreparedComponent {
     pre: VatPre<VatState>,
+    bytes: Arc<[u8]>,
+    digest: crate::state::ComponentDigest,
+}
+
+impl PreparedComponent {
+    pub fn bytes(&self) -> &Arc<[u8]> {
+        &self.bytes
+    }
+
+    pub fn digest(&self) -> &crate::state::ComponentDigest {
+        &self.digest
+    }
 }
 
 pub struct Runtime {
@@ -109,6 +122,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| crate::io::add_to_linker(&mut linker))
             .and_then(|()| crate::messaging::add_to_linker(&mut linker))
+            .and_then(|()| crate::state::add_to_linker(&mut linker))
             .map_err(engine_error)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
@@ -142,6 +156,23 @@ impl Runtime {
         }
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(read_error)?;
+        let prepared = self.compile(path, bytes)?;
+        self.cache()
+            .insert(path.to_path_buf(), (stamp, prepared.clone()));
+        Ok(prepared)
+    }
+
+    /// Compiles and type-checks component bytes (a recorded component);
+    /// `label` names it in errors.
+    pub fn prepare_bytes(
+        &self,
+        label: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<PreparedComponent, RuntimeError> {
+        self.compile(label, bytes)
+    }
+
+    fn compile(&self, path: &Path, bytes: Vec<u8>) -> Result<PreparedComponent, RuntimeError> {
         let component =
             Component::new(&self.engine, &bytes).map_err(|error| RuntimeError::Compile {
                 path: path.to_path_buf(),
@@ -156,10 +187,11 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(world_error)?;
         let pre = VatPre::new(instance_pre).map_err(world_error)?;
-        let prepared = PreparedComponent { pre };
-        self.cache()
-            .insert(path.to_path_buf(), (stamp, prepared.clone()));
-        Ok(prepared)
+        Ok(PreparedComponent {
+            pre,
+            digest: crate::state::ComponentDigest::of(&bytes),
+            bytes: Arc::from(bytes),
+        })
     }
 
     /// Creates a fresh store for a vat and instantiates the component in it.
@@ -170,6 +202,7 @@ impl Runtime {
         vat: &crate::config::VatSpec,
         log: &Arc<GuestLog>,
         mailbox: Arc<crate::messaging::Mailbox>,
+        store: crate::state::VatStoreCtx,
     ) -> Result<VatInstance, RuntimeError> {
         VatInstance::new(
             &self.engine,
@@ -179,6 +212,7 @@ impl Runtime {
             &vat.limits,
             log,
             mailbox,
+            store,
         )
         .await
     }

@@ -5,6 +5,7 @@ use super::guest_output::{GuestOutput, OutputBudget};
 use crate::config::VatLimits;
 use crate::io::IoChannelView;
 use crate::messaging::{Mailbox, MessagingCtx, MessagingView};
+use crate::state::{VatStoreCtx, VatStoreView};
 
 /// Store data of one vat.
 pub struct VatState {
@@ -13,6 +14,8 @@ pub struct VatState {
     /// This vat's own mailbox: where `object` points and whose end decides
     /// the reason its unused resolvers give.
     mailbox: std::sync::Arc<Mailbox>,
+    /// This vat's durable state.
+    vatstore: VatStoreCtx,
     pub(super) limits: super::limits::VatLimiter,
 }
 
@@ -26,6 +29,7 @@ impl VatState {
         limits: &VatLimits,
         log: &std::sync::Arc<super::GuestLog>,
         mailbox: std::sync::Arc<Mailbox>,
+        vatstore: VatStoreCtx,
     ) -> Self {
         let budget = OutputBudget::new();
         let output =
@@ -43,6 +47,7 @@ impl VatState {
             wasi,
             table,
             mailbox,
+            vatstore,
             limits: super::limits::VatLimiter::new(limits),
         }
     }
@@ -74,5 +79,11 @@ impl IoChannelView for VatState {
 impl MessagingView for VatState {
     fn messaging(&mut self) -> MessagingCtx<'_> {
         MessagingCtx::new(&mut self.table, &self.mailbox)
+    }
+}
+
+impl VatStoreView for VatState {
+    fn vatstore(&mut self) -> &mut VatStoreCtx {
+        &mut self.vatstore
     }
 }

@@ -42,10 +42,11 @@ impl VatInstance {
         limits: &VatLimits,
         log: &std::sync::Arc<super::GuestLog>,
         mailbox: std::sync::Arc<Mailbox>,
+        vatstore: crate::state::VatStoreCtx,
     ) -> Result<Self, RuntimeError> {
         let mut store = Store::new(
             engine,
-            VatState::new(subcluster, vat, limits, log, mailbox.clone()),
+            VatState::new(subcluster, vat, limits, log, mailbox.clone(), vatstore),
         );
         store.limiter(|state| &mut state.limits);
         super::limits::enforce_cpu(&mut store, limits.cpu);

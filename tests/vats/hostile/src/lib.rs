@@ -153,7 +153,7 @@ fn ambient_authority_report() -> String {
 
 #[cfg(target_arch = "wasm32")]
 fn forged_unit(handle: u32) -> i32 {
-    #[link(wasm_import_module = "vathost:vat/io-channel@0.2.0")]
+    #[link(wasm_import_module = "vathost:vat/io-channel@0.3.0")]
     unsafe extern "C" {
         #[link_name = "[method]channel.unit"]
         fn unit(handle: i32) -> i32;

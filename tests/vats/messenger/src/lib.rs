@@ -134,7 +134,7 @@ fn peer(vat: Vat) -> vat_sdk::Result {
 /// `ref.same-as` on a raw handle index, which the host must refuse by
 /// trapping this vat.
 fn forged_same_as(handle: u32) -> bool {
-    #[link(wasm_import_module = "vathost:vat/messaging@0.2.0")]
+    #[link(wasm_import_module = "vathost:vat/messaging@0.3.0")]
     unsafe extern "C" {
         #[link_name = "[method]ref.same-as"]
         fn same_as(handle: i32, other: i32) -> i32;
