@@ -16,6 +16,7 @@ mod isolation;
 mod kinds;
 mod lifecycle;
 mod messaging;
+mod persistence;
 mod readme;
 mod run;
 mod security;
