@@ -11,6 +11,7 @@ mod run;
 mod status;
 mod stop;
 mod terminate;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,7 @@ enum Command {
     Daemon(daemon::DaemonArgs),
     Launch(launch::LaunchArgs),
     Terminate(terminate::TerminateArgs),
+    Upgrade(upgrade::UpgradeArgs),
     List(list::ListArgs),
     Status(status::StatusArgs),
     Logs(logs::LogsArgs),
@@ -80,6 +82,7 @@ impl Cli {
             // the async workers.
             Command::Launch(args) => blocking(move || launch::launch(args)).await,
             Command::Terminate(args) => blocking(move || terminate::terminate(args)).await,
+            Command::Upgrade(args) => blocking(move || upgrade::upgrade(args)).await,
             Command::List(args) => blocking(move || list::list(args)).await,
             Command::Status(args) => blocking(move || status::status(args)).await,
             Command::Logs(args) => blocking(move || logs::logs(args)).await,

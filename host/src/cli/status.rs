@@ -50,7 +50,19 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 ", inbox {}{oldest}, store {} bytes",
                 vat.inbox.depth, vat.store_bytes
             );
-            println!("  vat {}: {}{error}{inbox}", vat.name, vat.state);
+            let restarts = match &vat.last_failure {
+                Some(failure) => format!(", restarts {} (last: {failure})", vat.restarts),
+                None => String::new(),
+            };
+            let upgrades = if vat.upgrades > 0 {
+                format!(", upgrades {}", vat.upgrades)
+            } else {
+                String::new()
+            };
+            println!(
+                "  vat {}: {}{error}{inbox}{restarts}{upgrades}",
+                vat.name, vat.state
+            );
         }
         for channel in &subcluster.channels {
             let (info, stats) = (&channel.info, &channel.stats);

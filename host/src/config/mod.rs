@@ -20,7 +20,7 @@ pub use preflight::{preflight, preflight_channels};
 pub use spec::{
     ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES,
     DEFAULT_VAT_HANDLES, DEFAULT_VAT_MEMORY, DEFAULT_VAT_TABLE_ELEMENTS, Direction, FileSpec,
-    ListenSpec, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
+    ListenSpec, RestartPolicy, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
 };
 pub use validate::MAX_SOCKET_PATH;
 

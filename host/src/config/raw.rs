@@ -34,6 +34,17 @@ pub(super) struct RawVat {
     pub io: Vec<String>,
     #[serde(default)]
     pub limits: Option<RawLimits>,
+    /// `never` (the default) or `on-failure`.
+    #[serde(default)]
+    pub restart: Option<String>,
+    /// Restarts allowed within `restart-window-ms`; one more fails the vat.
+    #[serde(default)]
+    pub max_restarts: Option<u32>,
+    #[serde(default)]
+    pub restart_window_ms: Option<u64>,
+    /// Wait before the first restart; doubled for each restart within the window.
+    #[serde(default)]
+    pub restart_backoff_ms: Option<u64>,
 }
 
 /// Per-vat resource limits; anything left out takes the host default.

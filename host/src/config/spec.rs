@@ -57,7 +57,30 @@ pub struct VatSpec {
     /// Names of the channels this vat is handed at launch, in order.
     pub channels: Vec<String>,
     pub limits: VatLimits,
+    pub restart: RestartPolicy,
 }
+
+/// Whether a vat that fails is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartPolicy {
+    /// A failure ends the vat (the default).
+    #[default]
+    Never,
+    /// A vat that traps, panics, returns an error or exceeds its CPU budget
+    /// is started again with the same channels, references and state, at
+    /// most `max` times within `window`, after `backoff` (doubled for each
+    /// restart within the window).
+    OnFailure {
+        max: u32,
+        window: std::time::Duration,
+        backoff: std::time::Duration,
+    },
+}
+
+/// Restarts allowed within the window unless the config says otherwise.
+pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+pub const DEFAULT_RESTART_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+pub const DEFAULT_RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What one vat may use; exceeding any of these ends that vat alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

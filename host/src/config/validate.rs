@@ -3,10 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawChannel, RawCluster, RawLimits};
+use super::raw::{RawChannel, RawCluster, RawLimits, RawVat};
 use super::spec::{
-    ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_QUEUE_LINES, Direction,
-    FileSpec, ListenSpec, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
+    ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_MAX_RESTARTS,
+    DEFAULT_QUEUE_LINES, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_WINDOW, Direction, FileSpec,
+    ListenSpec, RestartPolicy, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
 };
 use super::{ConfigError, Problem};
 
@@ -153,12 +154,14 @@ pub(super) fn validate(
             .map(serde_json::Value::to_string)
             .unwrap_or_else(|| "null".to_owned());
         let limits = vat_limits(vat.limits.as_ref(), &field, &mut problems);
+        let restart = restart_policy(vat, &field, &mut problems);
         vats.push(VatSpec {
             name: vat_name.clone(),
             component: base.join(component),
             parameters,
             channels,
             limits,
+            restart,
         });
     }
 
@@ -177,6 +180,50 @@ pub(super) fn validate(
             file: None,
             problems,
         })
+    }
+}
+
+fn restart_policy(vat: &RawVat, field: &str, problems: &mut Vec<Problem>) -> RestartPolicy {
+    match vat.restart.as_deref() {
+        None | Some("never") => {
+            for (name, set) in [
+                ("max-restarts", vat.max_restarts.is_some()),
+                ("restart-window-ms", vat.restart_window_ms.is_some()),
+                ("restart-backoff-ms", vat.restart_backoff_ms.is_some()),
+            ] {
+                if set {
+                    problems.push(Problem::new(
+                        format!("{field}.{name}"),
+                        "only applies with `\"restart\": \"on-failure\"`",
+                    ));
+                }
+            }
+            RestartPolicy::Never
+        }
+        Some("on-failure") => {
+            if vat.restart_window_ms == Some(0) {
+                problems.push(Problem::new(
+                    format!("{field}.restart-window-ms"),
+                    "a restart window must be at least 1 ms",
+                ));
+            }
+            RestartPolicy::OnFailure {
+                max: vat.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
+                window: vat
+                    .restart_window_ms
+                    .map_or(DEFAULT_RESTART_WINDOW, std::time::Duration::from_millis),
+                backoff: vat
+                    .restart_backoff_ms
+                    .map_or(DEFAULT_RESTART_BACKOFF, std::time::Duration::from_millis),
+            }
+        }
+        Some(other) => {
+            problems.push(Problem::new(
+                format!("{field}.restart"),
+                format!("unknown restart policy `{other}`: `never` or `on-failure`"),
+            ));
+            RestartPolicy::Never
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::ErrorCode;
 use super::protocol::{
     ConfigSource, LaunchParams, LogsPage, LogsParams, Response, SubclusterParams, Terminated,
-    method,
+    UpgradeParams, Upgraded, method,
 };
 use crate::kernel::{Launched, SubclusterId, SubclusterStatus};
 
@@ -85,6 +85,23 @@ impl ControlClient {
 
     pub fn terminate(&mut self, id: SubclusterId) -> Result<Terminated, RemoteError> {
         self.call(method::TERMINATE, &SubclusterParams { id: Some(id) })
+    }
+
+    /// Replaces vat `vat`'s component; `component` is an absolute path.
+    pub fn upgrade(
+        &mut self,
+        id: SubclusterId,
+        vat: &str,
+        component: PathBuf,
+    ) -> Result<Upgraded, RemoteError> {
+        self.call(
+            method::UPGRADE,
+            &UpgradeParams {
+                id,
+                vat: vat.to_owned(),
+                component,
+            },
+        )
     }
 
     pub fn list(&mut self) -> Result<Vec<SubclusterStatus>, RemoteError> {

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 pub use client::{ControlClient, RemoteError};
 pub use protocol::{
     ConfigSource, ErrorCode, ErrorData, ErrorObject, LaunchParams, LogsPage, LogsParams,
-    MAX_REQUEST, ProblemReport, Response, SubclusterParams, Terminated, VatEndReport, method,
+    MAX_REQUEST, ProblemReport, Response, SubclusterParams, Terminated, UpgradeParams, Upgraded,
+    VatEndReport, method,
 };
 pub use server::{MAX_CONNECTIONS, RESPONSE_TIMEOUT};
 pub use server::{create_home, serve};

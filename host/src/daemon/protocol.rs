@@ -30,6 +30,8 @@ pub enum ErrorCode {
     InvalidConfig = -32002,
     /// Every control connection is in the middle of a call.
     Busy = -32003,
+    /// An upgrade was refused (a bad component: nothing changed) or failed.
+    UpgradeFailed = -32004,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             Self::UnknownSubcluster,
             Self::InvalidConfig,
             Self::Busy,
+            Self::UpgradeFailed,
         ]
         .into_iter()
         .find(|known| *known as i64 == code)
@@ -53,6 +56,7 @@ impl ErrorCode {
 pub mod method {
     pub const LAUNCH: &str = "launch";
     pub const TERMINATE: &str = "terminate";
+    pub const UPGRADE: &str = "upgrade";
     pub const LIST: &str = "list";
     pub const STATUS: &str = "status";
     pub const LOGS: &str = "logs";
@@ -96,6 +100,25 @@ pub struct LogsParams {
     pub after: u64,
     #[serde(default)]
     pub wait: bool,
+}
+
+/// `upgrade`: replace one vat's component in a running subcluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeParams {
+    pub id: SubclusterId,
+    pub vat: String,
+    /// The new component: an absolute path.
+    pub component: PathBuf,
+}
+
+/// `upgrade`'s result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upgraded {
+    pub id: SubclusterId,
+    pub vat: String,
+    /// The new component's SHA-256, in hex.
+    pub digest: String,
 }
 
 /// `terminate`'s result: how each vat ended.
@@ -310,6 +333,30 @@ async fn dispatch(kernel: &Arc<Kernel>, name: &str, params: Value) -> Result<Val
                 .collect();
             to_value(Terminated { id, vats })
         }
+        method::UPGRADE => {
+            let UpgradeParams { id, vat, component } = params_of(params)?;
+            if !component.is_absolute() {
+                return Err(Failure::new(
+                    ErrorCode::InvalidParams,
+                    "`component` must be an absolute path",
+                ));
+            }
+            let digest =
+                kernel
+                    .upgrade(id, &vat, &component)
+                    .await
+                    .map_err(|error| match error {
+                        KernelError::UnknownSubcluster(_) => {
+                            Failure::from_error(ErrorCode::UnknownSubcluster, &error)
+                        }
+                        _ => Failure::from_error(ErrorCode::UpgradeFailed, &error),
+                    })?;
+            to_value(Upgraded {
+                id,
+                vat,
+                digest: digest.0,
+            })
+        }
         method::LIST => to_value(kernel.list()),
         method::STATUS => match params_of::<SubclusterParams>(params)?.id {
             None => to_value(kernel.list()),
@@ -320,7 +367,7 @@ async fn dispatch(kernel: &Arc<Kernel>, name: &str, params: Value) -> Result<Val
         other => Err(Failure::new(
             ErrorCode::MethodNotFound,
             format!(
-                "unknown method `{other}`; methods: launch, terminate, list, status, logs, shutdown"
+                "unknown method `{other}`; methods: launch, terminate, upgrade, list, status, logs, shutdown"
             ),
         )),
     }

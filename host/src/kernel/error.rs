@@ -65,4 +65,16 @@ pub enum KernelError {
     SupervisorLost,
     #[error("vat state")]
     State(#[from] crate::state::StoreError),
+    #[error("subcluster {0} is not running")]
+    NotRunning(SubclusterId),
+    #[error("subcluster {id} has no vat `{vat}`")]
+    UnknownVat { id: SubclusterId, vat: String },
+    #[error("vat `{vat}`: the new component (nothing was changed)")]
+    UpgradeComponent {
+        vat: String,
+        #[source]
+        source: RuntimeError,
+    },
+    #[error("vat `{vat}` could not be upgraded: {reason}")]
+    UpgradeFailed { vat: String, reason: String },
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod registry;
+mod runner;
 mod status;
 mod supervisor;
 
@@ -28,6 +29,7 @@ use crate::state::{Database, StoreLimits, SubclusterRecord, VatKey, VatStoreCtx}
 pub use error::{KernelError, LaunchError};
 pub use registry::KEPT_ENDED_SUBCLUSTERS;
 use registry::Registry;
+use runner::VatBlueprint;
 use status::SubclusterInfo;
 pub use status::{ChannelStatus, SubclusterState, SubclusterStatus, VatState, VatStatus};
 pub use supervisor::{SubclusterOutcome, VatEnd};
@@ -266,6 +268,72 @@ impl Kernel {
         wait_for(&mut outcome).await
     }
 
+    /// Replaces the component of vat `vat` in a running subcluster. The new
+    /// component is compiled and checked against the vat world first (a bad
+    /// one changes nothing); then, once the vat is blocked waiting for
+    /// input, its instance is replaced by one of the new component with the
+    /// same channels, refs, mailbox and state. What clients send meanwhile
+    /// waits in the channels. A recorded subcluster is restored with the new
+    /// component from then on. Returns the new component's digest.
+    pub async fn upgrade(
+        &self,
+        id: SubclusterId,
+        vat: &str,
+        component: &std::path::Path,
+    ) -> Result<crate::state::ComponentDigest, KernelError> {
+        let info = self.registry.running_info(id)?;
+        let sender = info
+            .upgrades
+            .iter()
+            .find(|(name, _)| name == vat)
+            .map(|(_, sender)| sender.clone())
+            .ok_or_else(|| KernelError::UnknownVat {
+                id,
+                vat: vat.to_owned(),
+            })?;
+        let runtime = self.runtime.clone();
+        let path = component.to_path_buf();
+        let prepared = tokio::task::spawn_blocking(move || runtime.prepare(&path))
+            .await
+            .map_err(|error| KernelError::UpgradeFailed {
+                vat: vat.to_owned(),
+                reason: format!("the compile task failed: {error}"),
+            })?
+            .map_err(|source| KernelError::UpgradeComponent {
+                vat: vat.to_owned(),
+                source,
+            })?;
+        let gone = || KernelError::UpgradeFailed {
+            vat: vat.to_owned(),
+            reason: "the vat has ended".to_owned(),
+        };
+        let (done, result) = tokio::sync::oneshot::channel();
+        sender
+            .send(runner::Upgrade {
+                component: prepared.clone(),
+                done,
+            })
+            .await
+            .map_err(|_| gone())?;
+        result
+            .await
+            .map_err(|_| gone())?
+            .map_err(|reason| KernelError::UpgradeFailed {
+                vat: vat.to_owned(),
+                reason,
+            })?;
+        if self.recording {
+            self.database
+                .record_upgrade(
+                    id.0,
+                    vat,
+                    (prepared.digest().clone(), prepared.bytes().clone()),
+                )
+                .await?;
+        }
+        Ok(prepared.digest().clone())
+    }
+
     /// Waits until the subcluster ends by itself (every vat returned, or its
     /// bootstrap vat failed) or is terminated.
     pub async fn wait(&self, id: SubclusterId) -> Result<SubclusterOutcome, KernelError> {
@@ -416,6 +484,14 @@ impl Launcher {
                     .map(|(_, endpoint)| endpoint.grant()),
             )
             .collect();
+        let (upgrade_senders, upgrade_receivers): (Vec<_>, Vec<_>) = started
+            .vats
+            .iter()
+            .map(|(blueprint, _)| {
+                let (sender, receiver) = tokio::sync::mpsc::channel(1);
+                ((blueprint.spec.name.clone(), sender), receiver)
+            })
+            .unzip();
         let info = Arc::new(SubclusterInfo::new(
             id,
             &spec.name,
@@ -423,6 +499,7 @@ impl Launcher {
             channels,
             log,
             self.database.clone(),
+            upgrade_senders,
         ));
         let stop = CancellationToken::new();
         let (outcome_sender, outcome) = watch::channel(None);
@@ -431,7 +508,8 @@ impl Launcher {
         tokio::spawn(
             supervisor::supervise(
                 spec,
-                started.vats,
+                self.runtime.clone(),
+                started.vats.into_iter().zip(upgrade_receivers).collect(),
                 started
                     .channels
                     .into_iter()
@@ -514,53 +592,58 @@ impl Launcher {
             })
             .collect();
         let subcluster_label = format!("{id}:{}", spec.name);
-        for ((vat, component), mailbox) in spec.vats.iter().zip(&components).zip(&started.mailboxes)
+        for ((vat, component), mailbox) in spec.vats.iter().zip(components).zip(&started.mailboxes)
         {
             self.check_not_closing()?;
             let vat_error = |source| LaunchError::Vat {
                 vat: vat.name.clone(),
                 source,
             };
-            let mut instance = self
-                .runtime
-                .instantiate(
-                    component,
-                    &subcluster_label,
-                    vat,
-                    log,
-                    mailbox.clone(),
-                    VatStoreCtx::new(
-                        self.database.clone(),
-                        VatKey::new(id, &vat.name),
-                        StoreLimits {
-                            total: vat.limits.store,
-                        },
-                    ),
-                )
-                .await
-                .map_err(vat_error)?;
-            if vat.name == spec.bootstrap {
-                for other in started
+            let roots = if vat.name == spec.bootstrap {
+                started
                     .mailboxes
                     .iter()
                     .filter(|other| other.vat() != mailbox.vat())
-                {
-                    instance
-                        .grant_root(other.vat(), ObjectRef::new(other.clone(), 0))
-                        .map_err(vat_error)?;
-                }
-            }
-            for granted in &vat.channels {
-                let (_, endpoint) = started
-                    .channels
-                    .iter()
-                    .find(|(spec, _)| spec.name == *granted)
-                    .ok_or_else(|| {
-                        LaunchError::Internal(format!("channel `{granted}` was not created"))
-                    })?;
-                instance.grant(endpoint.grant()).map_err(vat_error)?;
-            }
-            started.vats.push((vat.clone(), instance));
+                    .map(|other| (other.vat().to_string(), ObjectRef::new(other.clone(), 0)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let grants = vat
+                .channels
+                .iter()
+                .map(|granted| {
+                    started
+                        .channels
+                        .iter()
+                        .find(|(spec, _)| spec.name == *granted)
+                        .map(|(_, endpoint)| endpoint.grant())
+                        .ok_or_else(|| {
+                            LaunchError::Internal(format!("channel `{granted}` was not created"))
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            let blueprint = VatBlueprint {
+                spec: vat.clone(),
+                component,
+                label: subcluster_label.clone(),
+                log: log.clone(),
+                mailbox: mailbox.clone(),
+                store: VatStoreCtx::new(
+                    self.database.clone(),
+                    VatKey::new(id, &vat.name),
+                    StoreLimits {
+                        total: vat.limits.store,
+                    },
+                ),
+                grants,
+                roots,
+            };
+            let instance = blueprint
+                .instantiate(&self.runtime)
+                .await
+                .map_err(vat_error)?;
+            started.vats.push((blueprint, instance));
         }
         self.check_not_closing()
     }
@@ -579,7 +662,7 @@ impl Launcher {
 #[derive(Default)]
 struct Started {
     channels: Vec<(crate::config::ChannelSpec, Endpoint)>,
-    vats: Vec<(crate::config::VatSpec, VatInstance)>,
+    vats: Vec<(VatBlueprint, VatInstance)>,
     /// One per vat, in config order.
     mailboxes: Vec<Arc<Mailbox>>,
 }

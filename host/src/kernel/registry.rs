@@ -213,6 +213,22 @@ impl Registry {
         self.state().subclusters.get(&id).is_none_or(Entry::ended)
     }
 
+    /// A running subcluster's live facts.
+    pub(super) fn running_info(
+        &self,
+        id: SubclusterId,
+    ) -> Result<Arc<SubclusterInfo>, KernelError> {
+        let state = self.state();
+        let entry = state
+            .subclusters
+            .get(&id)
+            .ok_or(KernelError::UnknownSubcluster(id))?;
+        if entry.ended() {
+            return Err(KernelError::NotRunning(id));
+        }
+        Ok(entry.info.clone())
+    }
+
     pub(super) fn guest_log(&self, id: SubclusterId) -> Result<Arc<GuestLog>, KernelError> {
         self.state()
             .subclusters

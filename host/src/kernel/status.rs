@@ -26,6 +26,17 @@ pub(super) struct SubclusterInfo {
     pub database: Arc<Database>,
     /// Why a recorded subcluster could not be restored, if it could not.
     pub restore_error: Option<String>,
+    /// Restarts and upgrades per vat.
+    history: Mutex<std::collections::HashMap<String, VatHistory>>,
+    /// Where to ask each running vat for an upgrade.
+    pub upgrades: Vec<(String, tokio::sync::mpsc::Sender<super::runner::Upgrade>)>,
+}
+
+#[derive(Default, Clone)]
+struct VatHistory {
+    restarts: u32,
+    upgrades: u32,
+    last_failure: Option<String>,
 }
 
 impl SubclusterInfo {
@@ -36,6 +47,7 @@ impl SubclusterInfo {
         channels: Vec<(ChannelInfo, Grant)>,
         log: Arc<GuestLog>,
         database: Arc<Database>,
+        upgrades: Vec<(String, tokio::sync::mpsc::Sender<super::runner::Upgrade>)>,
     ) -> Self {
         Self {
             id,
@@ -51,7 +63,21 @@ impl SubclusterInfo {
             log,
             database,
             restore_error: None,
+            history: Mutex::default(),
+            upgrades,
         }
+    }
+
+    pub fn vat_restarted(&self, vat: &str, failure: &crate::runtime::VatFailure) {
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = history.entry(vat.to_owned()).or_default();
+        entry.restarts += 1;
+        entry.last_failure = Some(failure.to_string());
+    }
+
+    pub fn vat_upgraded(&self, vat: &str) {
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.entry(vat.to_owned()).or_default().upgrades += 1;
     }
 
     /// A recorded subcluster that could not be restored: its vats (when
@@ -90,6 +116,8 @@ impl SubclusterInfo {
             log: Arc::new(GuestLog::default()),
             database,
             restore_error: Some(reason.to_owned()),
+            history: Mutex::default(),
+            upgrades: Vec::new(),
         }
     }
 
@@ -131,6 +159,11 @@ impl SubclusterInfo {
 
     pub fn status(&self, ended: bool) -> SubclusterStatus {
         let vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         SubclusterStatus {
             id: self.id.to_string(),
             name: self.name.clone(),
@@ -158,6 +191,9 @@ impl SubclusterInfo {
                         _ => None,
                     },
                     inbox: mailbox.status(),
+                    restarts: history.get(name).map_or(0, |vat| vat.restarts),
+                    upgrades: history.get(name).map_or(0, |vat| vat.upgrades),
+                    last_failure: history.get(name).and_then(|vat| vat.last_failure.clone()),
                     store_bytes: self.database.usage(&VatKey::new(self.id, name)),
                 })
                 .collect(),
@@ -208,6 +244,15 @@ pub struct VatStatus {
     /// Bytes of durable state the vat keeps.
     #[serde(default)]
     pub store_bytes: u64,
+    /// Times the vat was started again after a failure.
+    #[serde(default)]
+    pub restarts: u32,
+    /// Times its component was replaced while it ran.
+    #[serde(default)]
+    pub upgrades: u32,
+    /// The failure of its last restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,10 +11,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::registry::Registry;
+use super::runner::{Upgrade, VatBlueprint, run_vat};
 use super::status::SubclusterInfo;
-use crate::config::{SubclusterSpec, VatSpec};
+use crate::config::SubclusterSpec;
 use crate::io::Endpoint;
 use crate::runtime::{VatFailure, VatInstance};
+use tokio::sync::mpsc;
 
 /// How one vat ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +71,8 @@ fn vat_end(names: &HashMap<tokio::task::Id, String>, joined: Joined) -> (String,
 
 pub(super) async fn supervise(
     spec: SubclusterSpec,
-    vats: Vec<(VatSpec, VatInstance)>,
+    runtime: Arc<crate::runtime::Runtime>,
+    vats: Vec<((VatBlueprint, VatInstance), mpsc::Receiver<Upgrade>)>,
     channels: Vec<Endpoint>,
     stop: CancellationToken,
     host_closing: CancellationToken,
@@ -80,13 +83,15 @@ pub(super) async fn supervise(
 ) {
     let mut running = JoinSet::new();
     let mut names = HashMap::new();
-    for (vat, instance) in vats {
-        let span = tracing::info_span!("vat", vat = %vat.name);
-        let name = vat.name.clone();
+    for ((blueprint, instance), upgrades) in vats {
+        let span = tracing::info_span!("vat", vat = %blueprint.spec.name);
+        let name = blueprint.spec.name.clone();
+        let runtime = runtime.clone();
+        let info = info.clone();
         let handle = running.spawn(
             async move {
                 tracing::info!("vat started");
-                instance.run(&vat.parameters).await
+                run_vat(runtime, blueprint, instance, upgrades, info).await
             }
             .instrument(span),
         );

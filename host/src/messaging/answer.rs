@@ -126,7 +126,7 @@ impl Drop for Resolver {
         if self.answer.is_settled() {
             return;
         }
-        match self.decider.ended() {
+        match self.decider.gone() {
             Some(reason) => self.answer.reject(reason.to_string()),
             None => self.answer.reject(DROPPED),
         }

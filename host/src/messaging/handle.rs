@@ -36,9 +36,7 @@ impl InboxHandle {
 /// senders learn it at once instead of when the inbox is full.
 impl Drop for InboxHandle {
     fn drop(&mut self) {
-        if self.0.ended().is_none() {
-            self.0.refuse();
-        }
+        self.0.refuse();
     }
 }
 

@@ -34,6 +34,10 @@ struct Queue {
     ended: Option<Arc<str>>,
     /// The vat dropped its inbox: it takes no more messages.
     refusing: bool,
+    /// The vat's instance is being replaced (a restart, an upgrade): why
+    /// the answers the old instance owed reject. Messages keep waiting for
+    /// the new instance.
+    replacing: Option<Arc<str>>,
 }
 
 /// The messages sent to one vat's objects.
@@ -63,6 +67,7 @@ impl Mailbox {
                 messages: VecDeque::new(),
                 ended: None,
                 refusing: false,
+                replacing: None,
             }),
             arrived: Notify::new(),
         })
@@ -164,10 +169,34 @@ impl Mailbox {
         }
     }
 
+    /// The vat's instance is about to be dropped for a new one: answers it
+    /// owes reject with `reason`; its inbox handle going is not a refusal.
+    pub fn replacing(&self, reason: &str) {
+        self.queue().replacing = Some(Arc::from(format!("`{}` {reason}", self.vat)));
+    }
+
+    /// The new instance runs.
+    pub fn replaced(&self) {
+        let mut queue = self.queue();
+        queue.replacing = None;
+        queue.refusing = false;
+    }
+
+    /// Why an answer whose resolver is dropped unused rejects, if not as
+    /// dropped: the vat ended, or its instance is being replaced.
+    pub fn gone(&self) -> Option<Arc<str>> {
+        let queue = self.queue();
+        queue.ended.clone().or_else(|| queue.replacing.clone())
+    }
+
     /// The vat dropped its inbox: messages waiting and later sends reject.
+    /// An instance being replaced, or a vat that ended, refuses nothing.
     pub fn refuse(&self) {
         let waiting = {
             let mut queue = self.queue();
+            if queue.ended.is_some() || queue.replacing.is_some() {
+                return;
+            }
             queue.refusing = true;
             std::mem::take(&mut queue.messages)
         };

@@ -99,21 +99,36 @@ fn grow(used: &mut usize, limit: usize, current: usize, desired: usize) -> bool 
 
 /// Makes running wasm yield to the executor at every epoch tick, and with a
 /// CPU budget, traps the vat once its time in wasm exceeds the budget.
-pub(super) fn enforce_cpu(store: &mut Store<VatState>, budget: Option<Duration>) {
-    let Some(budget) = budget else {
-        store.epoch_deadline_async_yield_and_update(1);
-        return;
-    };
-    let meter = CpuMeter::default();
-    store.set_epoch_deadline(1);
+/// `activity` learns of every move between wasm and the host.
+pub(super) fn enforce_cpu(
+    store: &mut Store<VatState>,
+    budget: Option<Duration>,
+    activity: Arc<super::VatActivity>,
+) {
+    let meter = budget.map(|_| CpuMeter::default());
     let hook_meter = meter.clone();
     store.call_hook(move |_, hook| {
         match hook {
-            CallHook::CallingWasm | CallHook::ReturningFromHost => hook_meter.start(),
-            CallHook::CallingHost | CallHook::ReturningFromWasm => hook_meter.stop(),
+            CallHook::CallingWasm | CallHook::ReturningFromHost => {
+                activity.back_in_wasm();
+                if let Some(meter) = &hook_meter {
+                    meter.start();
+                }
+            }
+            CallHook::CallingHost | CallHook::ReturningFromWasm => {
+                activity.calling_host();
+                if let Some(meter) = &hook_meter {
+                    meter.stop();
+                }
+            }
         }
         Ok(())
     });
+    let (Some(budget), Some(meter)) = (budget, meter) else {
+        store.epoch_deadline_async_yield_and_update(1);
+        return;
+    };
+    store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if meter.used() > budget {
             return Err(wasmtime::Error::new(CpuBudgetExceeded { budget }));

@@ -2,6 +2,7 @@
 //! file, and one store per vat holding nothing but an empty WASI context and
 //! the channel and object handles the kernel grants.
 
+mod activity;
 mod guest_log;
 mod guest_output;
 mod limits;
@@ -18,6 +19,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::bindings::VatPre;
+pub use activity::VatActivity;
 pub use guest_log::{GuestLine, GuestLog};
 pub use limits::CpuBudgetExceeded;
 pub use state::VatState;

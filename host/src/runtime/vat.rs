@@ -31,6 +31,7 @@ pub struct VatInstance {
     inbox: Resource<InboxHandle>,
     roots: Vec<(String, Resource<ObjectRef>)>,
     handle_limit: u32,
+    activity: std::sync::Arc<super::VatActivity>,
 }
 
 impl VatInstance {
@@ -49,7 +50,8 @@ impl VatInstance {
             VatState::new(subcluster, vat, limits, log, mailbox.clone(), vatstore),
         );
         store.limiter(|state| &mut state.limits);
-        super::limits::enforce_cpu(&mut store, limits.cpu);
+        let activity = super::VatActivity::new();
+        super::limits::enforce_cpu(&mut store, limits.cpu, activity.clone());
         let bindings = pre
             .instantiate_async(&mut store)
             .await
@@ -67,6 +69,7 @@ impl VatInstance {
             inbox,
             roots: Vec::new(),
             handle_limit: limits.handles,
+            activity,
         })
     }
 
@@ -101,17 +104,32 @@ impl VatInstance {
     /// vat's store (and every handle in it) is dropped, its mailbox records
     /// how it ended: what its unsettled answers and later sends reject with.
     pub async fn run(mut self, parameters: &str) -> Result<(), VatFailure> {
-        let end = self.call_run(parameters).await;
-        let mailbox = self.store.data().mailbox().clone();
-        match &end {
-            Ok(()) => mailbox.end("returned"),
-            Err(failure) => mailbox.end(&format!("failed: {failure}")),
-        }
-        drop(self);
+        let end = self.call(parameters).await;
+        self.finish(&end);
         end
     }
 
-    async fn call_run(&mut self, parameters: &str) -> Result<(), VatFailure> {
+    /// Ends the vat's mailbox with how it ended, then drops the instance.
+    pub fn finish(self, end: &Result<(), VatFailure>) {
+        let mailbox = self.mailbox().clone();
+        match end {
+            Ok(()) => mailbox.end("returned"),
+            Err(failure) => mailbox.end(&format!("failed: {failure}")),
+        }
+    }
+
+    pub fn mailbox(&self) -> &std::sync::Arc<Mailbox> {
+        self.store.data().mailbox()
+    }
+
+    /// Whether the vat is running wasm or waiting in a host call.
+    pub fn activity(&self) -> &std::sync::Arc<super::VatActivity> {
+        &self.activity
+    }
+
+    /// Calls the vat's entry point and runs it until it returns; the
+    /// instance is left as the vat left it. Call it once.
+    pub async fn call(&mut self, parameters: &str) -> Result<(), VatFailure> {
         let channels = std::mem::take(&mut self.channels);
         let listeners = std::mem::take(&mut self.listeners);
         let roots = std::mem::take(&mut self.roots);

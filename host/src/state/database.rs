@@ -67,6 +67,12 @@ enum Operation {
     Record(SubclusterRecord, Vec<ComponentBytes>),
     /// Deletes a subcluster's record (and components no record names).
     Unrecord(u64),
+    /// A vat of a recorded subcluster runs another component now.
+    RecordUpgrade {
+        id: u64,
+        vat: String,
+        component: ComponentBytes,
+    },
     Records,
     Component(ComponentDigest),
     /// Deletes the state of every vat whose subcluster has no record.
@@ -277,6 +283,22 @@ impl Database {
             .map(|_| ())
     }
 
+    /// Records that vat `vat` of subcluster `id` runs `component` now.
+    pub async fn record_upgrade(
+        &self,
+        id: u64,
+        vat: &str,
+        component: ComponentBytes,
+    ) -> Result<(), StoreError> {
+        self.command(Operation::RecordUpgrade {
+            id,
+            vat: vat.to_owned(),
+            component,
+        })
+        .await
+        .map(|_| ())
+    }
+
     pub async fn unrecord(&self, id: u64) -> Result<(), StoreError> {
         self.command(Operation::Unrecord(id)).await.map(|_| ())
     }
@@ -483,6 +505,26 @@ fn apply(
                     )?
                     .execute(params![i64::try_from(record.id).unwrap_or(i64::MAX), vat, digest.0])?;
             }
+            Ok(Reply::Done)
+        }
+        Operation::RecordUpgrade {
+            id,
+            vat,
+            component: (digest, bytes),
+        } => {
+            connection
+                .prepare_cached("INSERT OR IGNORE INTO components (digest, bytes) VALUES (?1, ?2)")?
+                .execute(params![digest.0, &bytes[..]])?;
+            connection
+                .prepare_cached(
+                    "UPDATE subcluster_components SET digest = ?3 WHERE subcluster = ?1 AND vat = ?2",
+                )?
+                .execute(params![i64::try_from(*id).unwrap_or(i64::MAX), vat, digest.0])?;
+            connection
+                .prepare_cached(
+                    "DELETE FROM components WHERE digest NOT IN (SELECT digest FROM subcluster_components)",
+                )?
+                .execute([])?;
             Ok(Reply::Done)
         }
         Operation::Unrecord(id) => {

@@ -1,0 +1,207 @@
+//! One task per vat: runs its instance, starts a new one after a failure
+//! when its restart policy allows, and swaps in a new component on an
+//! upgrade. Across a restart or an upgrade the vat keeps its channels (held
+//! meanwhile, so clients stay connected and what they send waits), its
+//! mailbox (messages wait for the new instance), the refs it was granted
+//! and its state.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::status::SubclusterInfo;
+use crate::config::{RestartPolicy, VatSpec};
+use crate::io::{ChannelHandle, Grant};
+use crate::messaging::{Mailbox, ObjectRef};
+use crate::runtime::{GuestLog, PreparedComponent, Runtime, RuntimeError, VatFailure, VatInstance};
+use crate::state::VatStoreCtx;
+
+/// Everything that makes one of a vat's instances: at launch, at a
+/// restart, at an upgrade.
+pub(super) struct VatBlueprint {
+    pub spec: VatSpec,
+    pub component: PreparedComponent,
+    /// The subcluster, for the vat's log lines.
+    pub label: String,
+    pub log: Arc<GuestLog>,
+    pub mailbox: Arc<Mailbox>,
+    pub store: VatStoreCtx,
+    pub grants: Vec<Grant>,
+    /// For the bootstrap vat, the other vats' roots.
+    pub roots: Vec<(String, ObjectRef)>,
+}
+
+impl VatBlueprint {
+    pub async fn instantiate(&self, runtime: &Runtime) -> Result<VatInstance, RuntimeError> {
+        let mut instance = runtime
+            .instantiate(
+                &self.component,
+                &self.label,
+                &self.spec,
+                &self.log,
+                self.mailbox.clone(),
+                self.store.clone(),
+            )
+            .await?;
+        for (vat, root) in &self.roots {
+            instance.grant_root(vat, root.clone())?;
+        }
+        for grant in &self.grants {
+            instance.grant(grant.clone())?;
+        }
+        Ok(instance)
+    }
+
+    /// Handles to the vat's channels, which keep each client's session
+    /// while no instance holds them.
+    fn hold_channels(&self) -> Vec<ChannelHandle> {
+        self.grants
+            .iter()
+            .filter_map(|grant| match grant {
+                Grant::Channel(channel) => Some(ChannelHandle::new(channel.clone())),
+                Grant::Listener(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// A request to replace a running vat's component.
+pub(super) struct Upgrade {
+    pub component: PreparedComponent,
+    pub done: oneshot::Sender<Result<(), String>>,
+}
+
+enum Driven {
+    Ended(Result<(), VatFailure>),
+    Upgrade(Upgrade),
+}
+
+/// Runs the vat until it ends for good: returns, fails past its restart
+/// policy, or cannot be started again.
+pub(super) async fn run_vat(
+    runtime: Arc<Runtime>,
+    mut blueprint: VatBlueprint,
+    mut instance: VatInstance,
+    mut upgrades: mpsc::Receiver<Upgrade>,
+    info: Arc<SubclusterInfo>,
+) -> Result<(), VatFailure> {
+    let parameters = blueprint.spec.parameters.clone();
+    let mut recent_restarts: VecDeque<Instant> = VecDeque::new();
+    loop {
+        match drive(&mut instance, &parameters, &mut upgrades).await {
+            Driven::Ended(end) => {
+                let Err(failure) = &end else {
+                    instance.finish(&end);
+                    return end;
+                };
+                let RestartPolicy::OnFailure {
+                    max,
+                    window,
+                    backoff,
+                } = blueprint.spec.restart
+                else {
+                    instance.finish(&end);
+                    return end;
+                };
+                recent_restarts.retain(|at| at.elapsed() < window);
+                if recent_restarts.len() >= max as usize {
+                    tracing::error!(%failure, "vat failed {max} times within {window:?}: not restarted");
+                    instance.finish(&end);
+                    return end;
+                }
+                recent_restarts.push_back(Instant::now());
+                let attempt = u32::try_from(recent_restarts.len()).unwrap_or(u32::MAX);
+                let delay = backoff.saturating_mul(2u32.saturating_pow(attempt - 1));
+                tracing::warn!(%failure, ?delay, "vat failed: restarting");
+                info.vat_restarted(&blueprint.spec.name, failure);
+                let reason = format!("failed: {failure} (restarting)");
+                instance = replace(&runtime, &blueprint, instance, &reason, delay).await?;
+            }
+            Driven::Upgrade(upgrade) => {
+                tracing::info!(digest = %upgrade.component.digest(), "upgrading the vat");
+                let previous = std::mem::replace(&mut blueprint.component, upgrade.component);
+                match replace(
+                    &runtime,
+                    &blueprint,
+                    instance,
+                    "was upgraded",
+                    std::time::Duration::ZERO,
+                )
+                .await
+                {
+                    Ok(next) => {
+                        instance = next;
+                        info.vat_upgraded(&blueprint.spec.name);
+                        let _ = upgrade.done.send(Ok(()));
+                    }
+                    Err(failure) => {
+                        blueprint.component = previous;
+                        let _ = upgrade.done.send(Err(failure.to_string()));
+                        return Err(failure);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Drops `instance` for a new one from `blueprint` after `delay`, the
+/// vat's channels held and its messages kept meanwhile.
+async fn replace(
+    runtime: &Runtime,
+    blueprint: &VatBlueprint,
+    instance: VatInstance,
+    reason: &str,
+    delay: std::time::Duration,
+) -> Result<VatInstance, VatFailure> {
+    let held = blueprint.hold_channels();
+    blueprint.mailbox.replacing(reason);
+    drop(instance);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match blueprint.instantiate(runtime).await {
+        Ok(next) => {
+            blueprint.mailbox.replaced();
+            drop(held);
+            Ok(next)
+        }
+        Err(error) => {
+            let failure = VatFailure::Trapped(format!("cannot start a new instance: {error}"));
+            blueprint.mailbox.end(&format!("failed: {failure}"));
+            Err(failure)
+        }
+    }
+}
+
+/// Runs the instance until it ends or an upgrade is asked for; an upgrade
+/// waits until the vat is blocked in a host call (a read, a poll), so no
+/// work it has begun is cut off.
+async fn drive(
+    instance: &mut VatInstance,
+    parameters: &str,
+    upgrades: &mut mpsc::Receiver<Upgrade>,
+) -> Driven {
+    let activity = instance.activity().clone();
+    let call = instance.call(parameters);
+    tokio::pin!(call);
+    let upgrade = tokio::select! {
+        end = &mut call => return Driven::Ended(end),
+        Some(upgrade) = upgrades.recv() => upgrade,
+    };
+    // `call` has just returned pending: if the vat is in a host call, it
+    // waits there.
+    while !activity.in_host() {
+        tokio::select! {
+            biased;
+            end = &mut call => {
+                let _ = upgrade.done.send(Err("the vat ended before it could be replaced".to_owned()));
+                return Driven::Ended(end);
+            }
+            () = activity.next_host_call() => {}
+        }
+    }
+    Driven::Upgrade(upgrade)
+}
