@@ -18,5 +18,6 @@ mod lifecycle;
 mod messaging;
 mod persistence;
 mod readme;
+mod restart;
 mod run;
 mod security;

@@ -474,3 +474,49 @@ fn preflight_names_every_path_that_cannot_serve() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn reads_restart_policies_and_message_and_store_limits() {
+    let mut config = minimal();
+    config["vats"]["main"]["restart"] = json!("on-failure");
+    config["vats"]["main"]["max-restarts"] = json!(3);
+    config["vats"]["main"]["limits"] = json!({ "inbox": 8, "message": "2KiB", "store": "1MiB" });
+    let spec = parse(config).expect("valid");
+    let vat = &spec.vats[0];
+    assert_eq!(
+        vat.restart,
+        crate::config::RestartPolicy::OnFailure {
+            max: 3,
+            window: std::time::Duration::from_secs(60),
+            backoff: std::time::Duration::from_millis(100),
+        }
+    );
+    assert_eq!(
+        (vat.limits.inbox, vat.limits.message, vat.limits.store),
+        (8, 2048, 1024 * 1024)
+    );
+    assert_eq!(
+        parse(minimal()).expect("valid").vats[0].restart,
+        crate::config::RestartPolicy::Never
+    );
+}
+
+#[test]
+fn rejects_bad_restart_policies_and_messaging_limits() {
+    let mut config = minimal();
+    config["vats"]["main"]["restart"] = json!("always");
+    assert_rejects(
+        config,
+        "vats.main.restart",
+        "unknown restart policy `always`",
+    );
+    let mut config = minimal();
+    config["vats"]["main"]["max-restarts"] = json!(3);
+    assert_rejects(config, "vats.main.max-restarts", "only applies with");
+    let mut config = minimal();
+    config["vats"]["main"]["limits"] = json!({ "inbox": 0 });
+    assert_rejects(config, "vats.main.limits.inbox", "outside 1 to 1000000");
+    let mut config = minimal();
+    config["vats"]["main"]["limits"] = json!({ "message": 10 });
+    assert_rejects(config, "vats.main.limits.message", "outside 1KiB to 64MiB");
+}

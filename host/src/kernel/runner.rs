@@ -89,6 +89,10 @@ pub(super) async fn run_vat(
 ) -> Result<(), VatFailure> {
     let parameters = blueprint.spec.parameters.clone();
     let mut recent_restarts: VecDeque<Instant> = VecDeque::new();
+    // A vat that may be restarted keeps its clients even if it drops its
+    // channels on the way to failing (an error returned unwinds them).
+    let _held = matches!(blueprint.spec.restart, RestartPolicy::OnFailure { .. })
+        .then(|| blueprint.hold_channels());
     loop {
         match drive(&mut instance, &parameters, &mut upgrades).await {
             Driven::Ended(end) => {
