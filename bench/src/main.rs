@@ -9,6 +9,7 @@ mod messaging;
 mod native;
 mod report;
 mod servers;
+mod state;
 mod subclusters;
 
 use std::time::Duration;
@@ -27,6 +28,9 @@ struct Scale {
     /// Message round trips between vats: pipelined, then one at a time.
     message_rounds: u64,
     message_pings: u64,
+    /// Durable writes per vat, ten vats at once.
+    writes_per_vat: u64,
+    restored_subclusters: usize,
 }
 
 const FULL: Scale = Scale {
@@ -37,6 +41,8 @@ const FULL: Scale = Scale {
     density_vats: 10_000,
     message_rounds: 500_000,
     message_pings: 20_000,
+    writes_per_vat: 20_000,
+    restored_subclusters: 1000,
 };
 
 const QUICK: Scale = Scale {
@@ -47,6 +53,8 @@ const QUICK: Scale = Scale {
     density_vats: 50,
     message_rounds: 5_000,
     message_pings: 500,
+    writes_per_vat: 200,
+    restored_subclusters: 20,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -112,6 +120,22 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         "vat-to-vat round trip p99 (us)",
         micros(ours.p99),
         micros(theirs.p99),
+        "",
+    ));
+
+    let writes = state::durable_writes(scratch.path(), 10, scale.writes_per_vat)?;
+    table.push(Row::alone(
+        "durable vatstore writes, 10 vats at once (/s)",
+        writes,
+        ">= 50,000/s",
+    ));
+    let restore = state::restore_time(scratch.path(), scale.restored_subclusters)?;
+    table.push(Row::alone(
+        &format!(
+            "daemon start restoring {} subclusters (ms)",
+            scale.restored_subclusters
+        ),
+        millis(restore),
         "",
     ));
 

@@ -175,6 +175,10 @@ impl Kernel {
                 .find(|(name, _)| *name == vat.name)
                 .map(|(_, digest)| digest)
                 .ok_or_else(|| fail(component_error("no component was recorded".to_owned())))?;
+            if let Some(prepared) = self.runtime.prepared(digest) {
+                components.push(prepared);
+                continue;
+            }
             let bytes = self
                 .database
                 .component(digest)

@@ -90,6 +90,9 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<VatState>,
     components: Mutex<HashMap<PathBuf, (FileStamp, PreparedComponent)>>,
+    /// Compiled components by content, for recorded ones: a daemon that
+    /// restores a thousand subclusters of one component compiles it once.
+    by_digest: Mutex<HashMap<crate::state::ComponentDigest, PreparedComponent>>,
     ticker: EpochTicker,
 }
 
@@ -131,6 +134,7 @@ impl Runtime {
             engine,
             linker,
             components: Mutex::new(HashMap::new()),
+            by_digest: Mutex::new(HashMap::new()),
             ticker,
         })
     }
@@ -171,7 +175,31 @@ impl Runtime {
         label: &Path,
         bytes: Vec<u8>,
     ) -> Result<PreparedComponent, RuntimeError> {
-        self.compile(label, bytes)
+        let digest = crate::state::ComponentDigest::of(&bytes);
+        let cached = self
+            .by_digest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
+        if let Some(prepared) = cached {
+            return Ok(prepared);
+        }
+        let prepared = self.compile(label, bytes)?;
+        self.by_digest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(digest, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// A recorded component compiled earlier in this host, by digest.
+    pub fn prepared(&self, digest: &crate::state::ComponentDigest) -> Option<PreparedComponent> {
+        self.by_digest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(digest)
+            .cloned()
     }
 
     fn compile(&self, path: &Path, bytes: Vec<u8>) -> Result<PreparedComponent, RuntimeError> {
