@@ -510,22 +510,22 @@ impl Launcher {
         self.registry
             .add_running(claim, stop.clone(), outcome, info.clone());
         tokio::spawn(
-            supervisor::supervise(
+            supervisor::supervise(supervisor::Supervised {
                 spec,
-                self.runtime.clone(),
-                started.vats.into_iter().zip(upgrade_receivers).collect(),
-                started
+                runtime: self.runtime.clone(),
+                vats: started.vats.into_iter().zip(upgrade_receivers).collect(),
+                channels: started
                     .channels
                     .into_iter()
                     .map(|(_, endpoint)| endpoint)
                     .collect(),
                 stop,
-                self.closing.clone(),
-                self.recording,
-                self.registry.clone(),
+                host_closing: self.closing.clone(),
+                recorded: self.recording,
+                registry: self.registry.clone(),
                 info,
-                outcome_sender,
-            )
+                outcome: outcome_sender,
+            })
             .instrument(span),
         );
         Ok(launched)

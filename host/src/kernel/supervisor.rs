@@ -69,18 +69,37 @@ fn vat_end(names: &HashMap<tokio::task::Id, String>, joined: Joined) -> (String,
     (vat, end)
 }
 
-pub(super) async fn supervise(
-    spec: SubclusterSpec,
-    runtime: Arc<crate::runtime::Runtime>,
-    vats: Vec<((VatBlueprint, VatInstance), mpsc::Receiver<Upgrade>)>,
-    channels: Vec<Endpoint>,
-    stop: CancellationToken,
-    host_closing: CancellationToken,
-    recorded: bool,
-    registry: Arc<Registry>,
-    info: Arc<SubclusterInfo>,
-    outcome: watch::Sender<Option<SubclusterOutcome>>,
-) {
+/// What a supervisor runs and answers to.
+pub(super) struct Supervised {
+    pub spec: SubclusterSpec,
+    pub runtime: Arc<crate::runtime::Runtime>,
+    /// Each vat's blueprint, first instance and upgrade requests.
+    pub vats: Vec<((VatBlueprint, VatInstance), mpsc::Receiver<Upgrade>)>,
+    pub channels: Vec<Endpoint>,
+    /// Terminate this subcluster.
+    pub stop: CancellationToken,
+    /// The host is shutting down.
+    pub host_closing: CancellationToken,
+    /// Whether the subcluster has a record to delete when it ends.
+    pub recorded: bool,
+    pub registry: Arc<Registry>,
+    pub info: Arc<SubclusterInfo>,
+    pub outcome: watch::Sender<Option<SubclusterOutcome>>,
+}
+
+pub(super) async fn supervise(supervised: Supervised) {
+    let Supervised {
+        spec,
+        runtime,
+        vats,
+        channels,
+        stop,
+        host_closing,
+        recorded,
+        registry,
+        info,
+        outcome,
+    } = supervised;
     let mut running = JoinSet::new();
     let mut names = HashMap::new();
     for ((blueprint, instance), upgrades) in vats {

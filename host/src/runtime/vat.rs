@@ -4,7 +4,6 @@ use wasmtime::{Engine, Store};
 use super::limits::CpuBudgetExceeded;
 use super::{RuntimeError, VatState};
 use crate::bindings::{Vat, VatPre};
-use crate::config::VatLimits;
 use crate::io::{ChannelHandle, Grant, ListenerHandle};
 use crate::messaging::{InboxHandle, Mailbox, ObjectRef};
 
@@ -39,15 +38,22 @@ impl VatInstance {
         engine: &Engine,
         pre: &VatPre<VatState>,
         subcluster: &str,
-        vat: &str,
-        limits: &VatLimits,
+        vat: &crate::config::VatSpec,
         log: &std::sync::Arc<super::GuestLog>,
         mailbox: std::sync::Arc<Mailbox>,
         vatstore: crate::state::VatStoreCtx,
     ) -> Result<Self, RuntimeError> {
+        let limits = &vat.limits;
         let mut store = Store::new(
             engine,
-            VatState::new(subcluster, vat, limits, log, mailbox.clone(), vatstore),
+            VatState::new(
+                subcluster,
+                &vat.name,
+                limits,
+                log,
+                mailbox.clone(),
+                vatstore,
+            ),
         );
         store.limiter(|state| &mut state.limits);
         let activity = super::VatActivity::new();

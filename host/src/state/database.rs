@@ -263,13 +263,6 @@ impl Database {
             .map(|_| ())
     }
 
-    /// Deletes every vat's state.
-    pub async fn clear(&self) -> Result<(), StoreError> {
-        self.request(Arc::from(""), StoreLimits { total: 0 }, Operation::Forget)
-            .await
-            .map(|_| ())
-    }
-
     async fn command(&self, operation: Operation) -> Result<Reply, StoreError> {
         self.request(Arc::from(""), StoreLimits { total: 0 }, operation)
             .await
