@@ -39,6 +39,7 @@ fn check_accepts_the_example_configs() {
         "vats/copy/cluster.json",
         "vats/chat/cluster.json",
         "vats/workers/cluster.json",
+        "vats/counter/cluster.json",
     ] {
         let (code, output) = vathost(&["check"], &[&root.join(example)]);
         assert_eq!(code, Some(0), "{example}: {output}");

@@ -183,6 +183,27 @@ fn when_a_vat_fails_what_it_owes_rejects_later_sends_reject_at_once_and_others_r
 }
 
 #[test]
+fn a_restarted_vat_keeps_its_refs_and_queued_messages_and_rejects_what_the_old_instance_owed() {
+    let scratch = Scratch::new();
+    let (config, ctl) = messenger_config(&scratch, "restarting");
+    let mut text: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    text["vats"]["b"]["restart"] = json!("on-failure");
+    std::fs::write(&config, text.to_string()).unwrap();
+    let _host = Host::run(&[&config]);
+    let mut ctl = Client::connect(&ctl);
+    let trapped = "rejected `b` failed: trapped: wasm trap: wasm `unreachable` instruction executed (restarting)";
+    // The message queued behind the trap and the later one reach the new
+    // instance through the same root ref.
+    assert_eq!(
+        ctl.exchange("owed"),
+        format!(
+            "held: {trapped} | trap: {trapped} | queued: fulfilled \"queued\" | later: fulfilled \"later\" | c: fulfilled \"alive\""
+        )
+    );
+    assert_eq!(ctl.exchange("echo b"), "fulfilled \"hi\"");
+}
+
+#[test]
 fn a_forged_or_stale_ref_handle_traps_that_vat_alone() {
     for (command, index) in [("forge", "1000"), ("stale", "")] {
         let mut m = Messengers::start();
