@@ -124,9 +124,11 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
     ));
 
     let writes = state::durable_writes(scratch.path(), 10, scale.writes_per_vat)?;
-    table.push(Row::alone(
-        "durable vatstore writes, 10 vats at once (/s)",
+    let native_writes = state::native_writes(scratch.path(), 10, scale.writes_per_vat)?;
+    table.push(Row::compared(
+        "durable writes, 10 writers at once (/s)",
         writes,
+        native_writes,
         ">= 50,000/s",
     ));
     let restore = state::restore_time(scratch.path(), scale.restored_subclusters)?;

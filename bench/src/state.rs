@@ -86,3 +86,41 @@ pub fn restore_time(dir: &Path, subclusters: usize) -> anyhow::Result<Duration> 
         Ok(elapsed)
     })
 }
+
+/// The same writes without vats: `tasks` tokio tasks, each making `writes`
+/// durable writes one after another through the same group-committing
+/// SQLite writer (WAL, `synchronous=NORMAL`), as a native program that
+/// batches its commits would.
+pub fn native_writes(dir: &Path, tasks: usize, writes: u64) -> anyhow::Result<f64> {
+    use vathost::state::{Database, StoreLimits, VatKey};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let database = Database::open(Some(&dir.join("native-writes.db")))?;
+        let started = Instant::now();
+        let mut writers = tokio::task::JoinSet::new();
+        for n in 0..tasks {
+            let database = database.clone();
+            writers.spawn(async move {
+                let vat = VatKey::new("s1", &format!("w{n}"));
+                let limits = StoreLimits { total: u64::MAX };
+                for key in 0..writes {
+                    database
+                        .write(
+                            &vat,
+                            limits,
+                            vec![(format!("key {key}"), b"sixteen bytes ok".to_vec())],
+                            Vec::new(),
+                        )
+                        .await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(joined) = writers.join_next().await {
+            joined??;
+        }
+        Ok((tasks as u64 * writes) as f64 / started.elapsed().as_secs_f64())
+    })
+}
