@@ -110,6 +110,44 @@ fn a_failed_vat_restarts_with_its_client_connected_its_state_and_every_line() {
 }
 
 #[test]
+fn clients_a_restarted_vat_had_accepted_on_a_listener_stay_connected_and_are_served_again() {
+    let daemon = Daemon::start();
+    let socket = daemon.scratch.path("clients.sock");
+    let config = daemon.scratch.config(
+        "listen",
+        json!({
+            "bootstrap": "main",
+            "vats": { "main": {
+                "component": vat("phoenix"),
+                "restart": "on-failure",
+                "restart-backoff-ms": 20,
+            } },
+            "io": { "clients": { "type": "listen", "path": socket } },
+        }),
+    );
+    let (code, output) = daemon.cli(&["launch", config.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{output}");
+    let mut first = Client::connect(&socket);
+    let mut second = Client::connect(&socket);
+    assert_eq!(first.exchange("a"), "1 a");
+    assert_eq!(second.exchange("b"), "2 b");
+    // The first client crashes the vat and sends on; the second sends
+    // while the vat is down. Both are answered by the new instance.
+    first.send("crash");
+    first.send("c");
+    second.send("d");
+    let (c, d) = (first.recv().unwrap(), second.recv().unwrap());
+    // In whichever order the new instance took them: counts 3 and 4.
+    let mut counts =
+        [c.as_str(), d.as_str()].map(|answer| answer.split(' ').next().unwrap().to_owned());
+    counts.sort();
+    assert_eq!(counts, ["3", "4"], "{c} / {d}");
+    assert!(c.ends_with(" c") && d.ends_with(" d"), "{c} / {d}");
+    assert_eq!(daemon.vat_status()["restarts"], 1);
+    assert_eq!(second.exchange("e"), "5 e");
+}
+
+#[test]
 fn past_its_maximum_of_restarts_a_vat_fails_as_without_a_policy() {
     let daemon = Daemon::start();
     let socket = daemon.launch(

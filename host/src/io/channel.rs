@@ -342,6 +342,11 @@ impl Channel {
         }
     }
 
+    /// How many handles to this channel exist: in vats, in messages in flight.
+    pub(crate) fn holders(&self) -> usize {
+        self.holders.load(Ordering::Acquire)
+    }
+
     /// Resolves once every vat handle to this channel has been dropped.
     pub(crate) async fn abandoned(&self) {
         self.abandoned.cancelled().await;

@@ -24,6 +24,10 @@ impl ChannelHandle {
         Self { channel }
     }
 
+    pub fn channel(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+
     /// Another handle to the same channel, for a vat that receives it in a
     /// message: the channel counts it as held until it is dropped.
     pub fn share(&self) -> Self {
@@ -191,7 +195,7 @@ impl io_channel::HostListener for IoChannelCtx<'_> {
     ) -> wasmtime::Result<Option<Resource<ChannelHandle>>> {
         let listener = self.table.get(&handle)?.listener.clone();
         match listener.accept().await {
-            Some(channel) => Ok(Some(self.table.push(ChannelHandle::new(channel))?)),
+            Some(channel) => Ok(Some(self.table.push(channel)?)),
             None => Ok(None),
         }
     }

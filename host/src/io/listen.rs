@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::{Channel, ChannelStats, ClientWriter};
+use super::handle::ChannelHandle;
 use super::socket::{SocketError, SocketFile};
 use crate::config::{ChannelSpec, ListenSpec};
 
@@ -29,6 +30,9 @@ pub struct Listener {
     connections: SyncMutex<Vec<Weak<Channel>>>,
     /// Traffic of connections that have ended.
     ended_traffic: SyncMutex<ChannelStats>,
+    /// Connections a replaced instance of the vat had accepted, offered
+    /// again by `accept` before new clients.
+    returned: SyncMutex<std::collections::VecDeque<ChannelHandle>>,
 }
 
 struct Pending {
@@ -41,8 +45,12 @@ impl Listener {
         &self.name
     }
 
-    /// The next client's channel; `None` once the listener is closed.
-    pub async fn accept(&self) -> Option<Arc<Channel>> {
+    /// The next client's channel, held for the vat that accepts it; `None`
+    /// once the listener is closed.
+    pub async fn accept(&self) -> Option<ChannelHandle> {
+        if let Some(returned) = self.returned().pop_front() {
+            return Some(returned);
+        }
         tokio::select! {
             biased;
             () = self.closed.cancelled() => None,
@@ -52,12 +60,44 @@ impl Listener {
                     Some(channel) => Some(channel),
                     None => pending.receiver.recv().await,
                 }
-            } => next,
+            } => next.map(ChannelHandle::new),
         }
+    }
+
+    fn returned(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<ChannelHandle>> {
+        self.returned.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A handle to every accepted connection some vat still holds, with
+    /// its count of holders (this handle included): a vat's instance about
+    /// to be replaced finds, once it is dropped, those it held (their count
+    /// fell) and hands them to the next one through
+    /// [`Listener::offer_again`], their clients still connected.
+    pub fn held_connections(&self) -> Vec<(ChannelHandle, usize)> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|connection| connection.holders() > 0)
+            .map(|connection| {
+                let handle = ChannelHandle::new(connection);
+                let holders = handle.channel().holders();
+                (handle, holders)
+            })
+            .collect()
+    }
+
+    /// Offers connections again: `accept` returns them before new clients.
+    pub fn offer_again(&self, connections: Vec<ChannelHandle>) {
+        self.returned().extend(connections);
     }
 
     /// Resolves when `accept` would return without waiting.
     pub async fn ready(&self) {
+        if !self.returned().is_empty() {
+            return;
+        }
         tokio::select! {
             biased;
             () = self.closed.cancelled() => {}
@@ -128,6 +168,7 @@ impl ListenChannel {
             served: AtomicU64::new(0),
             connections: SyncMutex::new(Vec::new()),
             ended_traffic: SyncMutex::new(ChannelStats::default()),
+            returned: SyncMutex::new(std::collections::VecDeque::new()),
         });
         let acceptor = tokio::spawn(accept_connections(
             socket,

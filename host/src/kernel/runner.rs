@@ -65,6 +65,18 @@ impl VatBlueprint {
             })
             .collect()
     }
+
+    /// Each granted listener with the connections held on it, and how many
+    /// holders each had.
+    fn hold_connections(&self) -> Vec<(Arc<crate::io::Listener>, Vec<(ChannelHandle, usize)>)> {
+        self.grants
+            .iter()
+            .filter_map(|grant| match grant {
+                Grant::Listener(listener) => Some((listener.clone(), listener.held_connections())),
+                Grant::Channel(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// A request to replace a running vat's component.
@@ -161,14 +173,33 @@ async fn replace(
     delay: std::time::Duration,
 ) -> Result<VatInstance, VatFailure> {
     let held = blueprint.hold_channels();
+    // Connections the vat accepted stay connected and are accepted again
+    // by the new instance.
+    let connections = blueprint.hold_connections();
     blueprint.mailbox.replacing(reason);
     drop(instance);
+    // Those the old instance held lost holders as it went; those only other
+    // vats hold stay theirs alone.
+    let connections: Vec<_> = connections
+        .into_iter()
+        .map(|(listener, held)| {
+            let its_own: Vec<ChannelHandle> = held
+                .into_iter()
+                .filter(|(handle, holders)| handle.channel().holders() < *holders)
+                .map(|(handle, _)| handle)
+                .collect();
+            (listener, its_own)
+        })
+        .collect();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     match blueprint.instantiate(runtime).await {
         Ok(next) => {
             blueprint.mailbox.replaced();
+            for (listener, its_own) in connections {
+                listener.offer_again(its_own);
+            }
             drop(held);
             Ok(next)
         }

@@ -1,21 +1,58 @@
 //! Test vat for restarts: answers each line with `<n> <line>`, where `n`
 //! counts every line it has answered, kept in its durable state; the line
 //! `crash` makes it trap (before counting), `fail` makes it return an error.
-use vat_sdk::{Channels, Parameters, store};
+//! It serves its first channel, or with a listener `clients`, every client.
+use vat_sdk::{Channel, Channels, IoError, Parameters, Ready, store, wait_any};
 
-fn phoenix(_: Parameters, channels: Channels) -> vat_sdk::Result {
-    let channel = channels.into_first()?;
-    for line in channel.lines() {
-        let line = line?;
-        match line.as_str() {
-            "crash" => std::process::abort(),
-            "fail" => return Err("asked to fail".into()),
-            _ => {}
+fn phoenix(_: Parameters, mut channels: Channels) -> vat_sdk::Result {
+    match channels.take_listener("clients") {
+        Ok(listener) => {
+            let mut clients: Vec<Channel> = Vec::new();
+            loop {
+                let ready = {
+                    let mut waiting: Vec<&dyn Ready> = vec![&listener];
+                    waiting.extend(clients.iter().map(|client| client as &dyn Ready));
+                    wait_any(&waiting)
+                };
+                let mut gone = Vec::new();
+                for index in ready {
+                    let Some(client) = index.checked_sub(1).and_then(|i| clients.get(i)) else {
+                        match listener.accept() {
+                            Some(client) => clients.push(client),
+                            None => return Ok(()),
+                        }
+                        continue;
+                    };
+                    match client.read_line() {
+                        Ok(Some(line)) => answer(client, &line)?,
+                        Ok(None) | Err(IoError::Closed) => gone.push(index - 1),
+                        Err(_) => {}
+                    }
+                }
+                for index in gone.into_iter().rev() {
+                    clients.remove(index);
+                }
+            }
         }
-        let count: u64 = store::get_json("count")?.unwrap_or(0) + 1;
-        store::set_json("count", &count)?;
-        channel.reply(&format!("{count} {line}"))?;
+        Err(_) => {
+            let channel = channels.into_first()?;
+            for line in channel.lines() {
+                answer(&channel, &line?)?;
+            }
+            Ok(())
+        }
     }
+}
+
+fn answer(channel: &Channel, line: &str) -> vat_sdk::Result {
+    match line {
+        "crash" => std::process::abort(),
+        "fail" => return Err("asked to fail".into()),
+        _ => {}
+    }
+    let count: u64 = store::get_json("count")?.unwrap_or(0) + 1;
+    store::set_json("count", &count)?;
+    channel.reply(&format!("{count} {line}"))?;
     Ok(())
 }
 
