@@ -68,7 +68,7 @@ impl VatBlueprint {
 
     /// Each granted listener with the connections held on it, and how many
     /// holders each had.
-    fn hold_connections(&self) -> Vec<(Arc<crate::io::Listener>, Vec<(ChannelHandle, usize)>)> {
+    fn hold_connections(&self) -> Vec<ListenerHolds> {
         self.grants
             .iter()
             .filter_map(|grant| match grant {
@@ -78,6 +78,10 @@ impl VatBlueprint {
             .collect()
     }
 }
+
+/// A listener and the connections held on it, each with its count of
+/// holders when it was taken.
+type ListenerHolds = (Arc<crate::io::Listener>, Vec<(ChannelHandle, usize)>);
 
 /// A request to replace a running vat's component.
 pub(super) struct Upgrade {
