@@ -187,6 +187,12 @@ fn a_subcluster_that_cannot_be_restored_is_listed_with_why_and_the_others_restor
         reason.contains("io.ctl.path") && reason.contains("gone"),
         "{reason}"
     );
+    let (_, table) = home.cli(&["list"]);
+    assert!(
+        table.contains("s1     bad                  unrestored"),
+        "{table}"
+    );
+    assert!(table.contains("cannot restore: "), "{table}");
     let (code, status) = home.cli(&["status", "s1"]);
     assert_eq!(code, Some(0));
     assert!(

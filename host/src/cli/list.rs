@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 use super::home::HomeArgs;
 
-/// Lists the daemon's subclusters: those running and the most recent ended
-/// ones.
+/// Lists the daemon's subclusters: those running, those it could not
+/// restore (with why), and the most recent ended ones.
 ///
 /// Example: vathost list --json
 #[derive(Debug, clap::Args)]
@@ -22,7 +22,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<6} {:<20} {:<8} {:>5} {:>9} {:>8}",
+        "{:<6} {:<20} {:<10} {:>5} {:>9} {:>8}",
         "ID", "NAME", "STATE", "VATS", "CHANNELS", "CLIENTS"
     );
     for subcluster in &subclusters {
@@ -32,7 +32,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             .filter(|channel| channel.stats.client_connected)
             .count();
         println!(
-            "{:<6} {:<20} {:<8} {:>5} {:>9} {:>8}",
+            "{:<6} {:<20} {:<10} {:>5} {:>9} {:>8}",
             subcluster.id,
             subcluster.name,
             subcluster.state.to_string(),
@@ -40,6 +40,9 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             subcluster.channels.len(),
             clients,
         );
+        if let Some(error) = &subcluster.error {
+            println!("       cannot restore: {error}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
