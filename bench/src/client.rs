@@ -38,24 +38,30 @@ impl Client {
         })
     }
 
-    /// Streams `count` lines in while reading the echoes back; lines per second.
+    /// Streams `count` 64-byte lines in while reading the echoes back;
+    /// lines per second. Each echo is checked against the line sent.
     pub fn throughput(&mut self, count: usize) -> anyhow::Result<f64> {
         let writer = self.writer.try_clone()?;
         let started = Instant::now();
         let sender = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut writer = BufWriter::new(writer);
+            let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+            let mut line = Vec::with_capacity(64);
             for index in 0..count {
-                writeln!(writer, "line {index:08} of the throughput run")?;
+                throughput_line(index, &mut line);
+                writer.write_all(&line)?;
             }
             writer.flush()
         });
-        let mut line = String::new();
+        let mut echo = Vec::with_capacity(64);
+        let mut expected = Vec::with_capacity(64);
         for index in 0..count {
-            line.clear();
-            self.reader.read_line(&mut line)?;
+            echo.clear();
+            self.reader.read_until(b'\n', &mut echo)?;
+            throughput_line(index, &mut expected);
             ensure!(
-                line.starts_with(&format!("line {index:08} ")),
-                "echo {index} was {line:?}"
+                echo == expected,
+                "echo {index} was {:?}",
+                String::from_utf8_lossy(&echo)
             );
         }
         let elapsed = started.elapsed();
@@ -83,5 +89,49 @@ impl Client {
             p50: at(0.50),
             p99: at(0.99),
         })
+    }
+}
+
+/// Line `index` of a throughput run: 64 bytes with its newline.
+fn throughput_line(index: usize, line: &mut Vec<u8>) {
+    line.clear();
+    let _ = write!(
+        line,
+        "line {index:08} of the throughput run, padded to 64 bytes"
+    );
+    line.resize(63, b'.');
+    line.push(b'\n');
+}
+
+/// A thread that keeps one core busy until dropped: round trips measured
+/// with it show latency without the cost of waking an idle CPU, which on
+/// this VM is tens of microseconds for whichever server sleeps deepest.
+pub struct Spinner {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    pub fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! `vathost-bench [--quick]`: runs vathost and a native tokio echo server side
 //! by side in one run and prints a table of medians and ratios.
 //!
-//! `vathost-bench native-echo SOCKET` is the baseline server itself, run as
-//! its own process like vathost.
+//! `vathost-bench native-echo SOCKET [--flush-per-batch | --flush-per-line]`
+//! is a baseline server itself, run as its own process like vathost.
 
 mod client;
 mod messaging;
@@ -60,7 +60,11 @@ const QUICK: Scale = Scale {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("native-echo") => native::serve(args.get(1).context("native-echo SOCKET")?),
+        Some("native-echo") => native::serve(
+            args.get(1)
+                .context("native-echo SOCKET [--flush-per-batch | --flush-per-line]")?,
+            native::Flush::from_flag(args.get(2).map(String::as_str))?,
+        ),
         Some("--quick") => run(&QUICK, "quick"),
         None => run(&FULL, "full"),
         Some(other) => anyhow::bail!("unknown argument {other}; usage: vathost-bench [--quick]"),
@@ -73,34 +77,49 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
     let mut table = Table::new(mode);
 
     let vathost = servers::Server::vathost(scratch.path())?;
-    let native = servers::Server::native(scratch.path())?;
+    let native = servers::Server::native(scratch.path(), native::Flush::PerBatch)?;
+    let per_line = servers::Server::native(scratch.path(), native::Flush::PerLine)?;
     let mut vathost_client = client::Client::connect(vathost.socket())?;
     let mut native_client = client::Client::connect(native.socket())?;
+    let mut per_line_client = client::Client::connect(per_line.socket())?;
 
     let ours = median((0..scale.throughput_runs).map(|_| vathost_client.throughput(scale.lines)))?;
     let theirs = median((0..scale.throughput_runs).map(|_| native_client.throughput(scale.lines)))?;
+    let naive =
+        median((0..scale.throughput_runs).map(|_| per_line_client.throughput(scale.lines)))?;
     table.push(Row::compared(
         "echo throughput (lines/s)",
         ours,
         theirs,
         ">= 0.5x native",
     ));
+    table.push(Row::compared(
+        "  vs a write per line (lines/s)",
+        ours,
+        naive,
+        "",
+    ));
 
-    let ours = vathost_client.round_trips(scale.pings)?;
-    let theirs = native_client.round_trips(scale.pings)?;
-    table.push(Row::compared(
-        "round trip p50 (us)",
-        micros(ours.p50),
-        micros(theirs.p50),
-        "<= 1.5x native",
-    ));
-    table.push(Row::compared(
-        "round trip p99 (us)",
-        micros(ours.p99),
-        micros(theirs.p99),
-        "<= 1.5x native",
-    ));
-    drop((vathost_client, native_client, vathost, native));
+    for (load, busy) in [("idle", false), ("one core busy", true)] {
+        let _spinner = busy.then(client::Spinner::start);
+        let ours = vathost_client.round_trips(scale.pings)?;
+        let theirs = native_client.round_trips(scale.pings)?;
+        let target = if busy { "<= 1.5x native" } else { "" };
+        table.push(Row::compared(
+            &format!("round trip p50, {load} (us)"),
+            micros(ours.p50),
+            micros(theirs.p50),
+            target,
+        ));
+        table.push(Row::compared(
+            &format!("round trip p99, {load} (us)"),
+            micros(ours.p99),
+            micros(theirs.p99),
+            target,
+        ));
+    }
+    drop((vathost_client, native_client, per_line_client));
+    drop((vathost, native, per_line));
 
     let ours = messaging::vats(scratch.path(), scale.message_rounds, scale.message_pings)?;
     let theirs = messaging::native(scale.message_rounds, scale.message_pings)?;

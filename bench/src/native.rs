@@ -1,14 +1,44 @@
-//! The baseline: an idiomatic tokio line-echo server doing the same socket
-//! work as the echo vat (one client at a time, each reply flushed). It runs
-//! on a current-thread runtime, which is the fastest way to serve a single
-//! client: no cross-thread wakeups (a multi-thread runtime measured about
-//! 3x slower round trips here).
+//! The baselines: native tokio line-echo servers doing the same socket work
+//! as the echo vat (one client at a time, `\n`-framed lines, each checked
+//! as UTF-8), on a current-thread runtime, the fastest way to serve a
+//! single client (no cross-thread wake-ups).
+//!
+//! - [`Flush::PerBatch`], the strong baseline: every complete line of one
+//!   read is echoed with one write, as vathost's channels flush when their
+//!   input drains.
+//! - [`Flush::PerLine`]: a write per line, the naive server.
 
 use anyhow::Context;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::UnixListener;
 
-pub fn serve(socket: &str) -> anyhow::Result<()> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    PerBatch,
+    PerLine,
+}
+
+impl Flush {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::PerBatch => "--flush-per-batch",
+            Self::PerLine => "--flush-per-line",
+        }
+    }
+
+    pub fn from_flag(flag: Option<&str>) -> anyhow::Result<Self> {
+        match flag {
+            None | Some("--flush-per-batch") => Ok(Self::PerBatch),
+            Some("--flush-per-line") => Ok(Self::PerLine),
+            Some(other) => anyhow::bail!("unknown flag {other}"),
+        }
+    }
+}
+
+/// Longest line kept, as vathost's default `max-line`.
+const MAX_LINE: usize = 64 * 1024;
+
+pub fn serve(socket: &str, flush: Flush) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -16,14 +46,58 @@ pub fn serve(socket: &str) -> anyhow::Result<()> {
         let listener = UnixListener::bind(socket).with_context(|| format!("bind {socket}"))?;
         loop {
             let (stream, _) = listener.accept().await?;
-            let (reader, writer) = stream.into_split();
-            let mut lines = BufReader::new(reader).lines();
-            let mut writer = BufWriter::new(writer);
-            while let Some(line) = lines.next_line().await? {
-                writer.write_all(line.as_bytes()).await?;
-                writer.write_all(b"\n").await?;
-                writer.flush().await?;
+            let served = match flush {
+                Flush::PerBatch => echo_per_batch(stream).await,
+                Flush::PerLine => echo_per_line(stream).await,
+            };
+            if let Err(error) = served {
+                eprintln!("native echo: {error}");
             }
         }
     })
+}
+
+/// Reads what the socket has, echoes every complete (valid UTF-8) line in
+/// it with one write, keeps the partial line for the next read.
+async fn echo_per_batch(stream: tokio::net::UnixStream) -> anyhow::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut input = vec![0u8; 64 * 1024];
+    let mut partial: Vec<u8> = Vec::new();
+    let mut output: Vec<u8> = Vec::with_capacity(64 * 1024);
+    loop {
+        let read = reader.read(&mut input).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        let mut chunk = &input[..read];
+        while let Some(end) = chunk.iter().position(|&byte| byte == b'\n') {
+            let line = if partial.is_empty() {
+                &chunk[..end]
+            } else {
+                partial.extend_from_slice(&chunk[..end]);
+                &partial[..]
+            };
+            if line.len() <= MAX_LINE && std::str::from_utf8(line).is_ok() {
+                output.extend_from_slice(line);
+                output.push(b'\n');
+            }
+            partial.clear();
+            chunk = &chunk[end + 1..];
+        }
+        partial.extend_from_slice(chunk);
+        writer.write_all(&output).await?;
+        output.clear();
+    }
+}
+
+async fn echo_per_line(stream: tokio::net::UnixStream) -> anyhow::Result<()> {
+    let (reader, writer) = stream.into_split();
+    let mut lines = BufReader::new(reader).lines();
+    let mut writer = BufWriter::new(writer);
+    while let Some(line) = lines.next_line().await? {
+        writer.write_all(line.as_bytes()).await?;
+        writer.write_all(b"\n").await?;
+        writer.flush().await?;
+    }
+    Ok(())
 }

@@ -65,11 +65,12 @@ impl Server {
         Ok(Self { child, socket })
     }
 
-    pub fn native(dir: &Path) -> anyhow::Result<Self> {
-        let socket = dir.join("native.sock");
+    pub fn native(dir: &Path, flush: crate::native::Flush) -> anyhow::Result<Self> {
+        let socket = dir.join(format!("native{}.sock", flush.flag()));
         let child = Command::new(std::env::current_exe()?)
             .arg("native-echo")
             .arg(&socket)
+            .arg(flush.flag())
             .spawn()
             .context("start the native server")?;
         Ok(Self { child, socket })
