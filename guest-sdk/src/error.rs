@@ -90,6 +90,12 @@ impl From<&str> for Error {
 
 impl From<serde_json::Error> for Error {
     fn from(error: serde_json::Error) -> Self {
-        Self(format!("bad parameters: {error}"))
+        Self(format!("JSON: {error}"))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Self(error.to_string())
     }
 }

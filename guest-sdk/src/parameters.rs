@@ -18,7 +18,8 @@ impl Parameters {
 
     /// The parameters parsed into `T`.
     pub fn parse<T: DeserializeOwned>(&self) -> crate::Result<T> {
-        Ok(serde_json::from_str(&self.json)?)
+        serde_json::from_str(&self.json)
+            .map_err(|error| crate::Error::from(format!("bad parameters: {error}")))
     }
 
     /// One string-valued field, when the parameters are an object that has it.

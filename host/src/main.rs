@@ -58,6 +58,7 @@ fn raise_open_file_limit() {
 
 /// Logs to stderr and, for the daemon, also appends to its log file.
 fn init_logging(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -71,6 +72,8 @@ fn init_logging(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                // It holds the vats' output: the owner's alone.
+                .mode(0o600)
                 .open(&path)
                 .with_context(|| format!("cannot open the log file {}", path.display()))?;
             Some(

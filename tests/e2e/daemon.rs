@@ -286,6 +286,34 @@ fn a_second_daemon_on_the_same_home_is_refused_and_a_stale_socket_replaced() {
         log.contains("daemon ready"),
         "the daemon logs to its home: {log}"
     );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.join("daemon.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the log holds the vats' output");
+}
+
+#[test]
+fn subclusters_are_named_after_a_cluster_json_directory_or_as_launch_says() {
+    let daemon = Daemon::start();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let counter = root.join("vats/counter/cluster.json");
+    let (code, output) = daemon.cli(&["launch", counter.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(daemon.list()[0]["name"], "counter");
+    let (code, output) = daemon.cli(&["terminate", "s1"]);
+    assert_eq!(code, Some(0), "{output}");
+    let (code, output) = daemon.cli(&["launch", "--name", "tally", counter.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(daemon.list()[1]["name"], "tally");
+    let (code, output) = daemon.cli(&["launch", "--name", "", counter.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("`name` must be 1 to 64 characters"),
+        "{output}"
+    );
+    daemon.stop();
 }
 
 #[test]

@@ -1,3 +1,4 @@
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -74,6 +75,8 @@ fn detach(home: &Path, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        // The log holds the vats' output: the owner's alone.
+        .mode(0o600)
         .open(&log_path)
         .with_context(|| format!("cannot open the log file {}", log_path.display()))?;
     let log_start = log.metadata()?.len();

@@ -17,6 +17,10 @@ pub struct LaunchArgs {
     /// Cluster config file (JSON).
     #[arg(value_name = "CONFIG")]
     config: PathBuf,
+    /// The subcluster's name in `list` and `status` [default: the config
+    /// file's name, or its directory's for a `cluster.json`].
+    #[arg(long)]
+    name: Option<String>,
 }
 
 pub fn launch(args: LaunchArgs) -> anyhow::Result<ExitCode> {
@@ -25,7 +29,7 @@ pub fn launch(args: LaunchArgs) -> anyhow::Result<ExitCode> {
     let launched = args
         .home
         .connect()?
-        .launch(&path)
+        .launch(&path, args.name.as_deref())
         .with_context(|| format!("cannot launch {}", args.config.display()))?;
     println!("{}", launched.id);
     for channel in &launched.channels {

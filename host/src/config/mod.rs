@@ -47,10 +47,7 @@ pub fn load(path: &Path) -> Result<SubclusterSpec, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let name = path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "subcluster".to_owned());
+    let name = subcluster_name(path, &base);
     let mut spec = from_json(&text, &name, &base).map_err(|error| error.in_file(path))?;
     spec.source = Some(path.to_path_buf());
     Ok(spec)
@@ -83,6 +80,22 @@ pub fn from_json(text: &str, name: &str, base: &Path) -> Result<SubclusterSpec, 
             })
         }
     }
+}
+
+/// A subcluster's name from its config file: the file's stem, or for the
+/// conventional `cluster.json` its directory's name (`vats/echo/cluster.json`
+/// is `echo`, not `cluster`).
+fn subcluster_name(path: &Path, base: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "subcluster".to_owned());
+    if stem != "cluster" {
+        return stem;
+    }
+    base.file_name()
+        .map(|dir| dir.to_string_lossy().into_owned())
+        .unwrap_or(stem)
 }
 
 fn absolute_parent(path: &Path) -> std::io::Result<std::path::PathBuf> {

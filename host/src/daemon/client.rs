@@ -74,11 +74,12 @@ impl ControlClient {
     }
 
     /// Launches the config file at `path` (made absolute here).
-    pub fn launch(&mut self, path: &Path) -> Result<Launched, RemoteError> {
+    /// Launches the config at `path` (absolute), named `name` if given.
+    pub fn launch(&mut self, path: &Path, name: Option<&str>) -> Result<Launched, RemoteError> {
         let params = LaunchParams {
             config: ConfigSource::Path(path.to_path_buf()),
             base: None,
-            name: None,
+            name: name.map(str::to_owned),
         };
         self.call(method::LAUNCH, &params)
     }

@@ -417,7 +417,16 @@ async fn launch(kernel: &Arc<Kernel>, params: LaunchParams) -> Result<Launched, 
             crate::config::from_json(&Value::Object(inline).to_string(), name, &base)
         }
     };
-    let spec = spec.map_err(|error| Failure::invalid_config(&error))?;
+    let mut spec = spec.map_err(|error| Failure::invalid_config(&error))?;
+    if let Some(name) = params.name {
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(Failure::new(
+                ErrorCode::InvalidParams,
+                "`name` must be 1 to 64 characters, none of them control characters",
+            ));
+        }
+        spec.name = name;
+    }
     if let Some(console) = spec.console_channel() {
         let field = format!("io.{}.type", console.name);
         let problem = crate::config::Problem::new(
