@@ -111,5 +111,26 @@ macro_rules! entry {
 
 #[doc(hidden)]
 pub fn __call_entry<Args>(vat: Vat, run: impl Entry<Args>) -> core::result::Result<(), String> {
+    // One line the host reports the trap with: the panic's place and message.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|message| (*message).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a panic without a message)".to_owned());
+        let place = info
+            .location()
+            .map(|location| {
+                format!(
+                    "{}:{}:{}",
+                    location.file(),
+                    location.line(),
+                    location.column()
+                )
+            })
+            .unwrap_or_else(|| "an unknown place".to_owned());
+        eprintln!("vat panicked at {place}: {}", message.replace('\n', " "));
+    }));
     run.enter(vat).map_err(|error| error.to_string())
 }

@@ -59,7 +59,16 @@ fn raise_open_file_limit() {
 /// Logs to stderr and, for the daemon, also appends to its log file.
 fn init_logging(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // An invalid RUST_LOG is said, not silently replaced.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|error| {
+            eprintln!(
+                "vathost: RUST_LOG={spec:?} is not a valid filter ({error}); logging at `info`"
+            );
+            EnvFilter::new("info")
+        }),
+        _ => EnvFilter::new("info"),
+    };
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));

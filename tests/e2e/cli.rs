@@ -203,3 +203,17 @@ fn check_and_run_take_a_config_named_relative_to_the_working_directory() {
         "{text}"
     );
 }
+
+#[test]
+fn an_invalid_rust_log_is_reported_not_silently_replaced() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vathost"))
+        .args(["check", "/nonexistent.json"])
+        .env("RUST_LOG", "vathost=loud")
+        .output()
+        .expect("run vathost");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("RUST_LOG=\"vathost=loud\" is not a valid filter"),
+        "{stderr}"
+    );
+}

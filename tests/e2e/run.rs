@@ -85,7 +85,13 @@ fn exits_1_with_the_error_a_vat_returned() {
 
 #[test]
 fn a_panicking_vat_fails_the_run_with_its_panic_message() {
-    crash_run("panic", &["trapped", "the vat panicked on purpose"]);
+    // On one line: the place and the message, not `unreachable`.
+    crash_run(
+        "panic",
+        &[
+            "trapped: vat panicked at tests/vats/crash/src/lib.rs:10:26: the vat panicked on purpose",
+        ],
+    );
 }
 
 #[test]

@@ -122,9 +122,56 @@ fn build_host() -> anyhow::Result<()> {
 fn test(extra: &[String]) -> anyhow::Result<()> {
     build_vats()?;
     build_host()?;
+    warm_component_cache();
     let mut test = cargo();
     test.arg("test").args(HOST_PACKAGES).args(extra);
     run(test)
+}
+
+/// Compiles every vat once into the host's default component cache, one
+/// after another, before the tests start. Otherwise, on a machine whose
+/// cache is cold (a fresh CI machine, or vats just rebuilt), dozens of test
+/// hosts compile the same components at once on two cores, and a host can
+/// take longer to open its sockets than a test waits. Only a warm-up: a
+/// failure is reported and the tests run regardless.
+fn warm_component_cache() {
+    let vats = target_dir().join("wasm32-wasip2/release");
+    let Ok(entries) = std::fs::read_dir(&vats) else {
+        return;
+    };
+    let mut components: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        // Not a vat at all: `check` refuses it, which is what its tests check.
+        .filter(|path| !path.ends_with("wrong_world.wasm"))
+        .collect();
+    components.sort();
+    let Ok(scratch) = tempfile_dir() else {
+        return;
+    };
+    for component in components {
+        let config = scratch.join("warm.json");
+        let text = format!(
+            r#"{{"bootstrap": "main", "vats": {{"main": {{"component": {:?}}}}}}}"#,
+            component.display().to_string()
+        );
+        if std::fs::write(&config, text).is_err() {
+            return;
+        }
+        let mut check = Command::new(target_dir().join("debug/vathost"));
+        check.arg("check").arg(&config).stdout(Stdio::null());
+        if let Err(error) = run(check) {
+            eprintln!("warming the component cache: {error:#}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("vathost-warm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// Full runs are built in release for numbers worth recording; the quick run

@@ -25,6 +25,28 @@ const WRITE_PERMIT: usize = 64 * 1024;
 /// At most one "output dropped" notice per vat this often.
 const DROP_NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The line `vat-sdk`'s panic hook writes to stderr before the vat traps:
+/// `vat panicked at src/lib.rs:10:5: the message`.
+pub const PANIC_LINE: &str = "vat panicked at ";
+
+/// The last panic line a vat wrote: the trap that follows is reported with
+/// it, so the user reads the panic's message and place, not `unreachable`.
+#[derive(Clone, Default)]
+pub(super) struct PanicNote(Arc<Mutex<Option<String>>>);
+
+impl PanicNote {
+    pub(super) fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn record(&self, line: &[u8]) {
+        if line.starts_with(PANIC_LINE.as_bytes()) {
+            let line = String::from_utf8_lossy(&line[..line.len().min(1024)]);
+            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(line.into_owned());
+        }
+    }
+}
+
 /// One vat's stdout or stderr. Every stream handle the vat obtains for it
 /// (each `get-stdout` call makes one) shares this one line buffer and writes
 /// into it at once, without a task or a buffer of its own: however many
@@ -41,6 +63,7 @@ impl GuestOutput {
         stream: &'static str,
         budget: OutputBudget,
         log: Arc<GuestLog>,
+        panics: Option<PanicNote>,
     ) -> Self {
         let target = Target {
             subcluster: subcluster.into(),
@@ -48,6 +71,7 @@ impl GuestOutput {
             stream,
             budget,
             log,
+            panics,
         };
         Self {
             logger: Arc::new(Mutex::new(LineLogger {
@@ -72,6 +96,8 @@ struct Target {
     stream: &'static str,
     budget: OutputBudget,
     log: Arc<GuestLog>,
+    /// Set on stderr: where its panic line is noted.
+    panics: Option<PanicNote>,
 }
 
 /// A token bucket of log bytes, shared by one vat's stdout and stderr.
@@ -211,6 +237,10 @@ impl LineLogger {
 
     fn emit(&self, line: &[u8]) {
         let target = &self.target;
+        // Noted even when the output budget drops the line.
+        if let Some(panics) = &target.panics {
+            panics.record(line);
+        }
         match target.budget.admit(line.len() + 1) {
             Admission::Log => {
                 let line = String::from_utf8_lossy(line);

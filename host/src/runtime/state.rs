@@ -1,7 +1,7 @@
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::guest_output::{GuestOutput, OutputBudget};
+use super::guest_output::{GuestOutput, OutputBudget, PanicNote};
 use crate::config::VatLimits;
 use crate::io::IoChannelView;
 use crate::messaging::{Mailbox, MessagingCtx, MessagingView};
@@ -14,6 +14,8 @@ pub struct VatState {
     /// This vat's own mailbox: where `object` points and whose end decides
     /// the reason its unused resolvers give.
     mailbox: std::sync::Arc<Mailbox>,
+    /// The panic line it wrote last, if any.
+    pub(super) panics: PanicNote,
     /// This vat's durable state.
     vatstore: VatStoreCtx,
     pub(super) limits: super::limits::VatLimiter,
@@ -32,11 +34,13 @@ impl VatState {
         vatstore: VatStoreCtx,
     ) -> Self {
         let budget = OutputBudget::new();
-        let output =
-            |stream| GuestOutput::new(subcluster, vat, stream, budget.clone(), log.clone());
+        let panics = PanicNote::default();
+        let output = |stream, panics| {
+            GuestOutput::new(subcluster, vat, stream, budget.clone(), log.clone(), panics)
+        };
         let wasi = WasiCtx::builder()
-            .stdout(output("stdout"))
-            .stderr(output("stderr"))
+            .stdout(output("stdout", None))
+            .stderr(output("stderr", Some(panics.clone())))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -47,6 +51,7 @@ impl VatState {
             wasi,
             table,
             mailbox,
+            panics,
             vatstore,
             limits: super::limits::VatLimiter::new(limits),
         }

@@ -173,7 +173,12 @@ impl VatInstance {
                 if let Some(backtrace) = trap.downcast_ref::<wasmtime::WasmBacktrace>() {
                     tracing::error!("vat trapped; {backtrace}");
                 }
-                Err(VatFailure::Trapped(trap.root_cause().to_string()))
+                // A Rust panic traps with `unreachable`; its message and
+                // place, which the SDK wrote to stderr, say more.
+                match self.store.data().panics.take() {
+                    Some(panic) => Err(VatFailure::Trapped(panic)),
+                    None => Err(VatFailure::Trapped(trap.root_cause().to_string())),
+                }
             }
         }
     }
