@@ -217,3 +217,25 @@ fn an_invalid_rust_log_is_reported_not_silently_replaced() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_explain_prints_each_vats_exact_authority() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (code, output) = vathost(
+        &["check", "--explain"],
+        &[&root.join("vats/chat/cluster.json")],
+    );
+    assert_eq!(code, Some(0), "{output}");
+    for expected in [
+        "vat gateway (bootstrap): ",
+        "  clients (listener: each client a channel of its own, at most 64 at once): /tmp/vathost-chat.sock, inout lines",
+        "  references: the roots of room; no files, network, environment or arguments",
+        "vat room: ",
+        "  channels: none",
+        "  references: none at start (only what messages bring)",
+        "  limits: memory 134217728 bytes, table elements 20000, handles 10000, cpu unbounded, inbox 1024, message 65536 bytes, store 67108864 bytes",
+        "  restart: never",
+    ] {
+        assert!(output.contains(expected), "no {expected:?} in:\n{output}");
+    }
+}

@@ -161,7 +161,8 @@ fn past_its_maximum_of_restarts_a_vat_fails_as_without_a_policy() {
     // is disconnected.
     assert_eq!(client.recv(), None);
     let status = daemon.vat_status();
-    assert_eq!(status["state"], "failed", "{status}");
+    let (_, log) = daemon.cli(&["logs", "s1"]);
+    assert_eq!(status["state"], "failed", "{status}\n{log}");
     assert_eq!(status["restarts"], 1, "{status}");
     assert!(
         status["error"].as_str().unwrap().contains("unreachable"),
