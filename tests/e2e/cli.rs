@@ -239,3 +239,15 @@ fn check_explain_prints_each_vats_exact_authority() {
         assert!(output.contains(expected), "no {expected:?} in:\n{output}");
     }
 }
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let (code, script) = vathost(&["completions", "bash"], &[]);
+    assert_eq!(code, Some(0), "{script}");
+    assert!(
+        script.contains("_vathost()") && script.contains("upgrade"),
+        "{script}"
+    );
+    let (code, output) = vathost(&["completions", "tcsh"], &[]);
+    assert_eq!(code, Some(2), "{output}");
+}

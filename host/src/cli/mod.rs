@@ -1,6 +1,7 @@
 //! The command line: one file per command.
 
 mod check;
+mod completions;
 mod connect;
 mod daemon;
 mod home;
@@ -69,6 +70,7 @@ enum Command {
     Logs(logs::LogsArgs),
     Stop(stop::StopArgs),
     Connect(connect::ConnectArgs),
+    Completions(completions::CompletionsArgs),
 }
 
 impl Cli {
@@ -88,6 +90,7 @@ impl Cli {
             Command::Logs(args) => blocking(move || logs::logs(args)).await,
             Command::Stop(args) => blocking(move || stop::stop(args)).await,
             Command::Connect(args) => blocking(move || connect::connect(args)).await,
+            Command::Completions(args) => completions::completions(args),
         }
     }
 
