@@ -48,12 +48,12 @@ pub mod store;
 mod vat;
 
 pub use channel::{
-    Channel, Channels, Direction, Lines, Listener, Ready, Unit, wait_any, wait_readable,
+    wait_any, wait_readable, Channel, Channels, Direction, Lines, Listener, Ready, Unit,
 };
 pub use error::{Error, IoError};
 pub use messaging::{
-    Answer, Call, Cap, Capability, Inbox, Methods, Object, Objects, Ref, Rejected, Resolver, Value,
-    object,
+    object, Answer, Call, Cap, Capability, Inbox, Methods, Object, Objects, Ref, Rejected,
+    Resolver, Value,
 };
 pub use parameters::Parameters;
 pub use vat::{Entry, Roots, Vat};
@@ -66,7 +66,7 @@ pub type Result<T = (), E = Error> = core::result::Result<T, E>;
 #[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "vat",
         pub_export_macro: true,
         export_macro_name: "__export_vat_world",

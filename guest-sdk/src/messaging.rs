@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::bindings::vathost::vat::messaging as wit;
 use crate::bindings::wasi::io::poll;

@@ -7,11 +7,11 @@
 //! vat_sdk::store::set_json("total", &(total + 5))?;
 //! ```
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::Error;
 use crate::bindings::vathost::vat::vatstore as wit;
+use crate::Error;
 
 /// Why a store call failed. Nothing is written by a call that fails.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! the generated ones.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../guest-sdk/wit",
     world: "vat",
     imports: { default: async | trappable },
     exports: { default: async },

@@ -20,4 +20,5 @@ mod persistence;
 mod readme;
 mod restart;
 mod run;
+mod sdk;
 mod security;
