@@ -302,3 +302,29 @@ fn run_with_a_state_file_keeps_the_counter_across_runs() {
     assert_eq!(Client::connect(&socket).exchange("get"), "0");
     drop(host);
 }
+
+/// The benchmark's writer, small: its writes are durable, then it returns.
+#[test]
+fn scribe_writes_and_the_run_ends_by_itself() {
+    let scratch = Scratch::new();
+    let config = scratch.config(
+        "scribe",
+        json!({
+            "bootstrap": "main",
+            "vats": { "main": { "component": vat("scribe"), "parameters": { "writes": 50 } } },
+        }),
+    );
+    let state = scratch.path("state.db");
+    let exited = Host::start(&["run", "--state", state.to_str().unwrap()], &[&config]).wait();
+    assert!(exited.status.success(), "{}", exited.log);
+    assert!(exited.log.contains("wrote 50 in "), "{}", exited.log);
+    let database = rusqlite::Connection::open(&state).unwrap();
+    let keys: i64 = database
+        .query_row(
+            "SELECT COUNT(*) FROM vat_state WHERE vat = 's1/main'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(keys, 50);
+}
