@@ -10,13 +10,18 @@ use crate::harness::{Client, Exited, Host, Scratch, single_vat_config, vat, vath
 
 pub(crate) struct Daemon {
     host: Host,
-    home: PathBuf,
+    pub(crate) home: PathBuf,
     pub(crate) scratch: Scratch,
 }
 
 impl Daemon {
     pub(crate) fn start() -> Self {
-        let scratch = Scratch::new();
+        Self::start_in(Scratch::new())
+    }
+
+    /// A daemon whose home is `home` in `scratch`: where an earlier daemon,
+    /// killed, left its state.
+    pub(crate) fn start_in(scratch: Scratch) -> Self {
         let home = scratch.path("home");
         let host = Host::start(
             &["daemon", "--foreground", "--home", home.to_str().unwrap()],
@@ -61,6 +66,14 @@ impl Daemon {
 
     pub(crate) fn stop(self) -> Exited {
         self.stop_keeping_files().0
+    }
+
+    /// Kills the daemon with SIGKILL, keeping its scratch directory (and so
+    /// its home) for [`Daemon::start_in`].
+    pub(crate) fn kill(self) -> Scratch {
+        let exited = self.host.stop("KILL");
+        assert!(!exited.status.success());
+        self.scratch
     }
 
     /// Stops the daemon but keeps its scratch directory (and so its home).

@@ -5,108 +5,61 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Host, Scratch, vat, vathost_output};
+use crate::daemon::Daemon;
+use crate::harness::{Client, Host, Scratch, single_vat_config, vat};
 
-/// A daemon on a home that outlives it: kill it, start another on the same home.
-struct Home {
-    scratch: Scratch,
-    home: PathBuf,
-}
-
-impl Home {
-    fn new() -> Self {
-        let scratch = Scratch::new();
-        let home = scratch.path("home");
-        Self { scratch, home }
-    }
-
-    fn start(&self) -> Host {
-        let host = Host::start(
-            &[
-                "daemon",
-                "--foreground",
-                "--home",
-                self.home.to_str().unwrap(),
-            ],
-            &[],
-        );
-        host.wait_for_log("daemon ready");
-        host
-    }
-
-    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
-        vathost_output(args, &[("VATHOST_HOME", &self.home)])
-    }
-
-    fn launch(&self, config: &Path) -> String {
-        let (code, output) = self.cli(&["launch", config.to_str().unwrap()]);
-        assert_eq!(code, Some(0), "{output}");
-        output.lines().next().unwrap().to_owned()
-    }
-
-    fn list(&self) -> Value {
-        let (code, output) = self.cli(&["list", "--json"]);
-        assert_eq!(code, Some(0), "{output}");
-        serde_json::from_str(&output).unwrap()
-    }
-
-    /// A one-vat config of `component` serving a socket `name.sock`.
-    fn config(&self, name: &str, component: &Path, limits: Value) -> (PathBuf, PathBuf) {
-        let socket = self.scratch.path(&format!("{name}.sock"));
-        let config = self.scratch.config(
-            name,
-            json!({
-                "bootstrap": "main",
-                "vats": { "main": { "component": component, "limits": limits } },
-                "io": { "ctl": { "type": "socket", "path": socket } },
-            }),
-        );
-        (config, socket)
-    }
-}
-
-fn kill(host: Host) {
-    let exited = host.stop("KILL");
-    assert!(!exited.status.success());
+/// Writes the config `name`: one vat of `component` with `limits`, serving
+/// the socket `name.sock`; returns the config and the socket.
+fn ctl_config(
+    scratch: &Scratch,
+    name: &str,
+    component: &Path,
+    limits: Value,
+) -> (PathBuf, PathBuf) {
+    let socket = scratch.path(&format!("{name}.sock"));
+    let mut config = single_vat_config(
+        component,
+        json!({ "ctl": { "type": "socket", "path": socket } }),
+    );
+    config["vats"]["main"]["limits"] = limits;
+    (scratch.config(name, config), socket)
 }
 
 #[test]
 fn the_counter_keeps_its_total_across_a_sigkill_of_the_daemon() {
-    let home = Home::new();
-    let daemon = home.start();
-    let (config, socket) = home.config("counter", &vat("counter"), json!({}));
-    assert_eq!(home.launch(&config), "s1");
+    let daemon = Daemon::start();
+    let (config, socket) = ctl_config(&daemon.scratch, "counter", &vat("counter"), json!({}));
+    assert_eq!(daemon.launch(&config), "s1");
     let mut client = Client::connect(&socket);
     assert_eq!(client.exchange("add 5"), "5");
     assert_eq!(client.exchange("add 37"), "42");
     drop(client);
-    kill(daemon);
+    let scratch = daemon.kill();
 
-    let daemon = home.start();
-    let list = home.list();
+    let daemon = Daemon::start_in(scratch);
+    let list = daemon.list();
     assert_eq!(list[0]["id"], "s1", "{list}");
     assert_eq!(list[0]["state"], "running", "{list}");
     let mut client = Client::connect(&socket);
     assert_eq!(client.exchange("get"), "42");
     assert_eq!(client.exchange("add 1"), "43");
-    let (_, status) = home.cli(&["status", "s1"]);
+    let (_, status) = daemon.cli(&["status", "s1"]);
     assert!(
         status.contains("vat main: running, inbox 0, store 7 bytes"),
         "{status}"
     );
     // A new launch does not reuse a restored id.
-    let (other, _) = home.config("other", &vat("counter"), json!({}));
-    assert_eq!(home.launch(&other), "s2");
+    let (other, _) = ctl_config(&daemon.scratch, "other", &vat("counter"), json!({}));
+    assert_eq!(daemon.launch(&other), "s2");
     drop(client);
     drop(daemon);
 }
 
 #[test]
 fn every_write_acknowledged_before_a_sigkill_under_load_is_there_after() {
-    let home = Home::new();
-    let daemon = home.start();
-    let (config, socket) = home.config("load", &vat("counter"), json!({}));
-    home.launch(&config);
+    let daemon = Daemon::start();
+    let (config, socket) = ctl_config(&daemon.scratch, "load", &vat("counter"), json!({}));
+    daemon.launch(&config);
     // A client adds 1 as fast as the replies come; the daemon is killed
     // in the middle.
     let mut client = Client::connect(&socket);
@@ -127,10 +80,10 @@ fn every_write_acknowledged_before_a_sigkill_under_load_is_there_after() {
             break;
         }
     }
-    kill(daemon);
+    let scratch = daemon.kill();
     sender.join().unwrap();
 
-    let _daemon = home.start();
+    let _daemon = Daemon::start_in(scratch);
     let total: u64 = Client::connect(&socket).exchange("get").parse().unwrap();
     assert!(
         total >= acknowledged,
@@ -140,46 +93,43 @@ fn every_write_acknowledged_before_a_sigkill_under_load_is_there_after() {
 
 #[test]
 fn restore_uses_the_recorded_component_even_after_the_file_is_gone() {
-    let home = Home::new();
-    let daemon = home.start();
-    let copy = home.scratch.path("copied-counter.wasm");
+    let daemon = Daemon::start();
+    let copy = daemon.scratch.path("copied-counter.wasm");
     std::fs::copy(vat("counter"), &copy).unwrap();
-    let (config, socket) = home.config("copied", &copy, json!({}));
-    home.launch(&config);
+    let (config, socket) = ctl_config(&daemon.scratch, "copied", &copy, json!({}));
+    daemon.launch(&config);
     assert_eq!(Client::connect(&socket).exchange("add 3"), "3");
     std::fs::remove_file(&copy).unwrap();
     std::fs::write(&config, "not even json").unwrap();
-    kill(daemon);
+    let scratch = daemon.kill();
 
-    let _daemon = home.start();
+    let _daemon = Daemon::start_in(scratch);
     assert_eq!(Client::connect(&socket).exchange("get"), "3");
 }
 
 #[test]
 fn a_subcluster_that_cannot_be_restored_is_listed_with_why_and_the_others_restore() {
-    let home = Home::new();
-    let daemon = home.start();
-    let (good, good_socket) = home.config("good", &vat("counter"), json!({}));
+    let daemon = Daemon::start();
+    let (good, good_socket) = ctl_config(&daemon.scratch, "good", &vat("counter"), json!({}));
     // Its socket lives in a directory that will be gone at restart.
-    let gone_dir = home.scratch.path("gone");
+    let gone_dir = daemon.scratch.path("gone");
     std::fs::create_dir(&gone_dir).unwrap();
-    let bad = home.scratch.config(
+    let bad = daemon.scratch.config(
         "bad",
-        json!({
-            "bootstrap": "main",
-            "vats": { "main": { "component": vat("counter") } },
-            "io": { "ctl": { "type": "socket", "path": gone_dir.join("bad.sock") } },
-        }),
+        single_vat_config(
+            &vat("counter"),
+            json!({ "ctl": { "type": "socket", "path": gone_dir.join("bad.sock") } }),
+        ),
     );
-    assert_eq!(home.launch(&bad), "s1");
-    assert_eq!(home.launch(&good), "s2");
+    assert_eq!(daemon.launch(&bad), "s1");
+    assert_eq!(daemon.launch(&good), "s2");
     assert_eq!(Client::connect(&good_socket).exchange("add 2"), "2");
-    kill(daemon);
+    let scratch = daemon.kill();
     std::fs::remove_dir_all(&gone_dir).unwrap();
 
-    let _daemon = home.start();
+    let daemon = Daemon::start_in(scratch);
     assert_eq!(Client::connect(&good_socket).exchange("get"), "2");
-    let list = home.list();
+    let list = daemon.list();
     assert_eq!(list[0]["id"], "s1", "{list}");
     assert_eq!(list[0]["state"], "unrestored", "{list}");
     let reason = list[0]["error"].as_str().unwrap();
@@ -187,13 +137,13 @@ fn a_subcluster_that_cannot_be_restored_is_listed_with_why_and_the_others_restor
         reason.contains("io.ctl.path") && reason.contains("gone"),
         "{reason}"
     );
-    let (_, table) = home.cli(&["list"]);
+    let (_, table) = daemon.cli(&["list"]);
     assert!(
         table.contains("s1     bad                  unrestored"),
         "{table}"
     );
     assert!(table.contains("cannot restore: "), "{table}");
-    let (code, status) = home.cli(&["status", "s1"]);
+    let (code, status) = daemon.cli(&["status", "s1"]);
     assert_eq!(code, Some(0));
     assert!(
         status.contains("s1 bad (unrestored)\n  cannot restore: "),
@@ -201,9 +151,9 @@ fn a_subcluster_that_cannot_be_restored_is_listed_with_why_and_the_others_restor
     );
 
     // Terminate deletes it: it is no longer listed, nor restored again.
-    let (code, output) = home.cli(&["terminate", "s1"]);
+    let (code, output) = daemon.cli(&["terminate", "s1"]);
     assert_eq!(code, Some(0), "{output}");
-    let ids: Vec<Value> = home
+    let ids: Vec<Value> = daemon
         .list()
         .as_array()
         .unwrap()
@@ -215,19 +165,18 @@ fn a_subcluster_that_cannot_be_restored_is_listed_with_why_and_the_others_restor
 
 #[test]
 fn terminate_deletes_the_state_and_the_record() {
-    let home = Home::new();
-    let daemon = home.start();
-    let (config, socket) = home.config("gone", &vat("counter"), json!({}));
-    home.launch(&config);
+    let daemon = Daemon::start();
+    let (config, socket) = ctl_config(&daemon.scratch, "gone", &vat("counter"), json!({}));
+    daemon.launch(&config);
     assert_eq!(Client::connect(&socket).exchange("add 9"), "9");
-    let (code, output) = home.cli(&["terminate", "s1"]);
+    let (code, output) = daemon.cli(&["terminate", "s1"]);
     assert_eq!(code, Some(0), "{output}");
-    kill(daemon);
+    let scratch = daemon.kill();
 
-    let _daemon = home.start();
-    assert_eq!(home.list(), json!([]));
+    let daemon = Daemon::start_in(scratch);
+    assert_eq!(daemon.list(), json!([]));
     // Nothing of it is left in the state file, as `sqlite3` would show.
-    let state = rusqlite::Connection::open(home.home.join("state.db")).unwrap();
+    let state = rusqlite::Connection::open(daemon.home.join("state.db")).unwrap();
     let count = |table: &str| -> i64 {
         state
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
@@ -247,10 +196,14 @@ fn terminate_deletes_the_state_and_the_record() {
 
 #[test]
 fn a_vat_gets_an_error_it_can_match_on_past_its_store_quota_and_nothing_is_half_written() {
-    let home = Home::new();
-    let _daemon = home.start();
-    let (config, socket) = home.config("quota", &vat("keeper"), json!({ "store": "1KiB" }));
-    home.launch(&config);
+    let daemon = Daemon::start();
+    let (config, socket) = ctl_config(
+        &daemon.scratch,
+        "quota",
+        &vat("keeper"),
+        json!({ "store": "1KiB" }),
+    );
+    daemon.launch(&config);
     let mut client = Client::connect(&socket);
     assert_eq!(client.exchange("big a 600"), "ok");
     assert_eq!(
@@ -273,7 +226,7 @@ fn a_vat_gets_an_error_it_can_match_on_past_its_store_quota_and_nothing_is_half_
         client.exchange("long-key"),
         "error: a key is longer than 1024 bytes"
     );
-    let (_, status) = home.cli(&["status", "s1"]);
+    let (_, status) = daemon.cli(&["status", "s1"]);
     assert!(status.contains("store 7 bytes"), "{status}");
 }
 
@@ -284,11 +237,10 @@ fn run_with_a_state_file_keeps_the_counter_across_runs() {
     let socket = scratch.path("c.sock");
     let config = scratch.config(
         "counter",
-        json!({
-            "bootstrap": "main",
-            "vats": { "main": { "component": vat("counter") } },
-            "io": { "ctl": { "type": "socket", "path": socket } },
-        }),
+        single_vat_config(
+            &vat("counter"),
+            json!({ "ctl": { "type": "socket", "path": socket } }),
+        ),
     );
     let args = ["run", "--state", state.to_str().unwrap()];
     let host = Host::start(&args, &[&config]);

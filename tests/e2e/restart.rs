@@ -5,71 +5,37 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Host, Scratch, vat, vathost_output};
+use crate::daemon::Daemon;
+use crate::harness::{Client, single_vat_config, vat, vathost_output};
 
-struct Daemon {
-    _host: Host,
-    home: PathBuf,
-    scratch: Scratch,
+/// Launches in `daemon` one vat of `component` with the extra vat fields
+/// `vat`, serving the socket `ctl.sock`; returns the socket.
+fn launch_one(daemon: &Daemon, component: &Path, vat: Value) -> PathBuf {
+    let socket = daemon.scratch.path("ctl.sock");
+    let mut config = single_vat_config(
+        component,
+        json!({ "ctl": { "type": "socket", "path": socket } }),
+    );
+    for (key, value) in vat.as_object().unwrap() {
+        config["vats"]["main"][key] = value.clone();
+    }
+    daemon.launch(&daemon.scratch.config("one", config));
+    socket
 }
 
-impl Daemon {
-    fn start() -> Self {
-        let scratch = Scratch::new();
-        Self::start_in(scratch)
-    }
-
-    fn start_in(scratch: Scratch) -> Self {
-        let home = scratch.path("home");
-        let host = Host::start(
-            &["daemon", "--foreground", "--home", home.to_str().unwrap()],
-            &[],
-        );
-        host.wait_for_log("daemon ready");
-        Self {
-            _host: host,
-            home,
-            scratch,
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
-        vathost_output(args, &[("VATHOST_HOME", &self.home)])
-    }
-
-    /// Launches one vat of `component` with the extra vat fields `vat`,
-    /// serving the socket `ctl.sock`; returns its socket.
-    fn launch(&self, component: &Path, vat: Value) -> PathBuf {
-        let socket = self.scratch.path("ctl.sock");
-        let mut main = json!({ "component": component });
-        for (key, value) in vat.as_object().unwrap() {
-            main[key] = value.clone();
-        }
-        let config = self.scratch.config(
-            "one",
-            json!({
-                "bootstrap": "main",
-                "vats": { "main": main },
-                "io": { "ctl": { "type": "socket", "path": socket } },
-            }),
-        );
-        let (code, output) = self.cli(&["launch", config.to_str().unwrap()]);
-        assert_eq!(code, Some(0), "{output}");
-        socket
-    }
-
-    fn vat_status(&self) -> Value {
-        let (code, output) = self.cli(&["status", "s1", "--json"]);
-        assert_eq!(code, Some(0), "{output}");
-        let status: Value = serde_json::from_str(&output).unwrap();
-        status[0]["vats"][0].clone()
-    }
+/// The one vat of subcluster s1, as `status --json` shows it.
+fn vat_status(daemon: &Daemon) -> Value {
+    let (code, output) = daemon.cli(&["status", "s1", "--json"]);
+    assert_eq!(code, Some(0), "{output}");
+    let status: Value = serde_json::from_str(&output).unwrap();
+    status[0]["vats"][0].clone()
 }
 
 #[test]
 fn a_failed_vat_restarts_with_its_client_connected_its_state_and_every_line() {
     let daemon = Daemon::start();
-    let socket = daemon.launch(
+    let socket = launch_one(
+        &daemon,
         &vat("phoenix"),
         json!({ "restart": "on-failure", "restart-backoff-ms": 20 }),
     );
@@ -95,7 +61,7 @@ fn a_failed_vat_restarts_with_its_client_connected_its_state_and_every_line() {
         .collect();
     assert_eq!(replies, expected);
 
-    let status = daemon.vat_status();
+    let status = vat_status(&daemon);
     assert_eq!(status["state"], "running", "{status}");
     assert_eq!(status["restarts"], 2, "{status}");
     assert_eq!(
@@ -113,20 +79,13 @@ fn a_failed_vat_restarts_with_its_client_connected_its_state_and_every_line() {
 fn clients_a_restarted_vat_had_accepted_on_a_listener_stay_connected_and_are_served_again() {
     let daemon = Daemon::start();
     let socket = daemon.scratch.path("clients.sock");
-    let config = daemon.scratch.config(
-        "listen",
-        json!({
-            "bootstrap": "main",
-            "vats": { "main": {
-                "component": vat("phoenix"),
-                "restart": "on-failure",
-                "restart-backoff-ms": 20,
-            } },
-            "io": { "clients": { "type": "listen", "path": socket } },
-        }),
+    let mut config = single_vat_config(
+        &vat("phoenix"),
+        json!({ "clients": { "type": "listen", "path": socket } }),
     );
-    let (code, output) = daemon.cli(&["launch", config.to_str().unwrap()]);
-    assert_eq!(code, Some(0), "{output}");
+    config["vats"]["main"]["restart"] = json!("on-failure");
+    config["vats"]["main"]["restart-backoff-ms"] = json!(20);
+    daemon.launch(&daemon.scratch.config("listen", config));
     let mut first = Client::connect(&socket);
     let mut second = Client::connect(&socket);
     assert_eq!(first.exchange("a"), "1 a");
@@ -143,14 +102,15 @@ fn clients_a_restarted_vat_had_accepted_on_a_listener_stay_connected_and_are_ser
     counts.sort();
     assert_eq!(counts, ["3", "4"], "{c} / {d}");
     assert!(c.ends_with(" c") && d.ends_with(" d"), "{c} / {d}");
-    assert_eq!(daemon.vat_status()["restarts"], 1);
+    assert_eq!(vat_status(&daemon)["restarts"], 1);
     assert_eq!(second.exchange("e"), "5 e");
 }
 
 #[test]
 fn past_its_maximum_of_restarts_a_vat_fails_as_without_a_policy() {
     let daemon = Daemon::start();
-    let socket = daemon.launch(
+    let socket = launch_one(
+        &daemon,
         &vat("phoenix"),
         json!({ "restart": "on-failure", "max-restarts": 1, "restart-backoff-ms": 1 }),
     );
@@ -160,7 +120,7 @@ fn past_its_maximum_of_restarts_a_vat_fails_as_without_a_policy() {
     // The bootstrap vat failed for good: its subcluster ends, the client
     // is disconnected.
     assert_eq!(client.recv(), None);
-    let status = daemon.vat_status();
+    let status = vat_status(&daemon);
     let (_, log) = daemon.cli(&["logs", "s1"]);
     assert_eq!(status["state"], "failed", "{status}\n{log}");
     assert_eq!(status["restarts"], 1, "{status}");
@@ -173,7 +133,7 @@ fn past_its_maximum_of_restarts_a_vat_fails_as_without_a_policy() {
 #[test]
 fn an_upgrade_under_a_steady_client_loses_no_line_and_switches_behaviour_once() {
     let daemon = Daemon::start();
-    let socket = daemon.launch(&vat("echo"), json!({}));
+    let socket = launch_one(&daemon, &vat("echo"), json!({}));
     let mut client = Client::connect(&socket);
     // Ten lines in flight at all times, from before the upgrade starts
     // (after reply 300) until 300 replies after it has finished.
@@ -225,13 +185,13 @@ fn an_upgrade_under_a_steady_client_loses_no_line_and_switches_behaviour_once() 
         };
         assert_eq!(*reply, expected, "reply {n} (switched at {switched})");
     }
-    assert_eq!(daemon.vat_status()["upgrades"], 1);
+    assert_eq!(vat_status(&daemon)["upgrades"], 1);
 }
 
 #[test]
 fn a_bad_component_changes_nothing_and_an_upgrade_outlives_the_daemon() {
     let daemon = Daemon::start();
-    let socket = daemon.launch(&vat("echo"), json!({}));
+    let socket = launch_one(&daemon, &vat("echo"), json!({}));
     let not_a_component = daemon.scratch.path("not.wasm");
     std::fs::write(&not_a_component, b"\0asm but not really").unwrap();
     let (code, output) = daemon.cli(&["upgrade", "s1", "main", not_a_component.to_str().unwrap()]);
@@ -252,13 +212,7 @@ fn a_bad_component_changes_nothing_and_an_upgrade_outlives_the_daemon() {
     assert_eq!(code, Some(0), "{output}");
     assert_eq!(Client::connect(&socket).exchange("now"), "NOW");
     // The record names the new component: a restarted daemon runs it.
-    let Daemon {
-        _host: host,
-        scratch,
-        ..
-    } = daemon;
-    assert!(!host.stop("KILL").status.success());
-    let daemon = Daemon::start_in(scratch);
+    let daemon = Daemon::start_in(daemon.kill());
     assert_eq!(Client::connect(&socket).exchange("after"), "AFTER");
     drop(daemon);
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::harness::{Client, Host, Scratch};
+use crate::harness::{Client, Host, Scratch, single_vat_config};
 
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
@@ -104,11 +104,10 @@ vat_sdk::entry!(shout);
     let socket = scratch.path("my.sock");
     let config = scratch.config(
         "myvat",
-        json!({
-            "bootstrap": "main",
-            "vats": { "main": { "component": component } },
-            "io": { "ctl": { "type": "socket", "path": socket } },
-        }),
+        single_vat_config(
+            &component,
+            json!({ "ctl": { "type": "socket", "path": socket } }),
+        ),
     );
     let host = Host::run(&[&config]);
     assert_eq!(Client::connect(&socket).exchange("hello"), "hello!");
