@@ -230,17 +230,13 @@ async fn drive(
         end = &mut call => return Driven::Ended(end),
         Some(upgrade) = upgrades.recv() => upgrade,
     };
-    // `call` has just returned pending: if the vat is in a host call, it
-    // waits there.
-    while !activity.in_host() {
-        tokio::select! {
-            biased;
-            end = &mut call => {
-                let _ = upgrade.done.send(Err("the vat ended before it could be replaced".to_owned()));
-                return Driven::Ended(end);
-            }
-            () = activity.next_host_call() => {}
+    match activity.until_waiting_in_host(call.as_mut()).await {
+        None => Driven::Upgrade(upgrade),
+        Some(end) => {
+            let _ = upgrade
+                .done
+                .send(Err("the vat ended before it could be replaced".to_owned()));
+            Driven::Ended(end)
         }
     }
-    Driven::Upgrade(upgrade)
 }

@@ -10,6 +10,9 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct VatActivity {
     in_host: AtomicBool,
+    /// Whether anyone waits for the next host call: only then does a host
+    /// call notify, so the common path pays one load.
+    watched: AtomicBool,
     entered_host: Notify,
 }
 
@@ -21,7 +24,9 @@ impl VatActivity {
     /// Called from the store's call hook.
     pub(super) fn calling_host(&self) {
         self.in_host.store(true, Ordering::Release);
-        self.entered_host.notify_waiters();
+        if self.watched.load(Ordering::Acquire) {
+            self.entered_host.notify_waiters();
+        }
     }
 
     pub(super) fn back_in_wasm(&self) {
@@ -34,8 +39,31 @@ impl VatActivity {
         self.in_host.load(Ordering::Acquire)
     }
 
-    /// Resolves at the vat's next host call.
-    pub async fn next_host_call(&self) {
-        self.entered_host.notified().await;
+    /// Drives `call` (the vat's `run`) until the vat waits inside a host
+    /// call, or until `call` ends, which is returned.
+    pub async fn until_waiting_in_host<F: Future>(
+        &self,
+        mut call: std::pin::Pin<&mut F>,
+    ) -> Option<F::Output> {
+        self.watched.store(true, Ordering::Release);
+        let ended = loop {
+            // Registered before `call` is polled again: a host call made
+            // during that poll wakes it.
+            let entered = self.entered_host.notified();
+            tokio::pin!(entered);
+            entered.as_mut().enable();
+            // `call` has just returned pending: if the vat is in a host
+            // call, it waits there.
+            if self.in_host() {
+                break None;
+            }
+            tokio::select! {
+                biased;
+                end = call.as_mut() => break Some(end),
+                () = entered => {}
+            }
+        };
+        self.watched.store(false, Ordering::Release);
+        ended
     }
 }

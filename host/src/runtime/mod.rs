@@ -162,7 +162,8 @@ impl Runtime {
         }
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(read_error)?;
-        let prepared = self.compile(path, bytes)?;
+        let digest = crate::state::ComponentDigest::of(&bytes);
+        let prepared = self.compile(path, bytes, digest)?;
         self.cache()
             .insert(path.to_path_buf(), (stamp, prepared.clone()));
         Ok(prepared)
@@ -176,16 +177,10 @@ impl Runtime {
         bytes: Vec<u8>,
     ) -> Result<PreparedComponent, RuntimeError> {
         let digest = crate::state::ComponentDigest::of(&bytes);
-        let cached = self
-            .by_digest
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&digest)
-            .cloned();
-        if let Some(prepared) = cached {
+        if let Some(prepared) = self.prepared(&digest) {
             return Ok(prepared);
         }
-        let prepared = self.compile(label, bytes)?;
+        let prepared = self.compile(label, bytes, digest.clone())?;
         self.by_digest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -202,7 +197,12 @@ impl Runtime {
             .cloned()
     }
 
-    fn compile(&self, path: &Path, bytes: Vec<u8>) -> Result<PreparedComponent, RuntimeError> {
+    fn compile(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: crate::state::ComponentDigest,
+    ) -> Result<PreparedComponent, RuntimeError> {
         let component =
             Component::new(&self.engine, &bytes).map_err(|error| RuntimeError::Compile {
                 path: path.to_path_buf(),
@@ -219,7 +219,7 @@ impl Runtime {
         let pre = VatPre::new(instance_pre).map_err(world_error)?;
         Ok(PreparedComponent {
             pre,
-            digest: crate::state::ComponentDigest::of(&bytes),
+            digest,
             bytes: Arc::from(bytes),
         })
     }

@@ -509,7 +509,7 @@ fn apply(
                     "INSERT OR REPLACE INTO subclusters (id, name, config, base) VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![
-                    i64::try_from(record.id).unwrap_or(i64::MAX),
+                    sql_id(record.id),
                     record.name,
                     record.config,
                     std::os::unix::ffi::OsStrExt::as_bytes(record.base.as_os_str()),
@@ -519,7 +519,7 @@ fn apply(
                     .prepare_cached(
                         "INSERT OR REPLACE INTO subcluster_components (subcluster, vat, digest) VALUES (?1, ?2, ?3)",
                     )?
-                    .execute(params![i64::try_from(record.id).unwrap_or(i64::MAX), vat, digest.0])?;
+                    .execute(params![sql_id(record.id), vat, digest.0])?;
             }
             Ok(Ok(Reply::Done))
         }
@@ -535,23 +535,15 @@ fn apply(
                 .prepare_cached(
                     "UPDATE subcluster_components SET digest = ?3 WHERE subcluster = ?1 AND vat = ?2",
                 )?
-                .execute(params![i64::try_from(*id).unwrap_or(i64::MAX), vat, digest.0])?;
-            connection
-                .prepare_cached(
-                    "DELETE FROM components WHERE digest NOT IN (SELECT digest FROM subcluster_components)",
-                )?
-                .execute([])?;
+                .execute(params![sql_id(*id), vat, digest.0])?;
+            forget_unused_components(connection)?;
             Ok(Ok(Reply::Done))
         }
         Operation::Unrecord(id) => {
             connection
                 .prepare_cached("DELETE FROM subclusters WHERE id = ?1")?
-                .execute(params![i64::try_from(*id).unwrap_or(i64::MAX)])?;
-            connection
-                .prepare_cached(
-                    "DELETE FROM components WHERE digest NOT IN (SELECT digest FROM subcluster_components)",
-                )?
-                .execute([])?;
+                .execute(params![sql_id(*id)])?;
+            forget_unused_components(connection)?;
             Ok(Ok(Reply::Done))
         }
         Operation::Records => {
@@ -575,10 +567,9 @@ fn apply(
                 "SELECT vat, digest FROM subcluster_components WHERE subcluster = ?1 ORDER BY vat",
             )?;
             for record in &mut records {
-                let rows = statement.query_map(
-                    params![i64::try_from(record.id).unwrap_or(i64::MAX)],
-                    |row| Ok((row.get::<_, String>(0)?, ComponentDigest(row.get(1)?))),
-                )?;
+                let rows = statement.query_map(params![sql_id(record.id)], |row| {
+                    Ok((row.get::<_, String>(0)?, ComponentDigest(row.get(1)?)))
+                })?;
                 record.components = rows.collect::<Result<_, _>>()?;
             }
             Ok(Ok(Reply::Records(records)))
@@ -621,4 +612,19 @@ fn apply(
             Ok(Ok(Reply::Done))
         }
     }
+}
+
+/// A subcluster id as SQLite stores it.
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// Deletes the bytes of components no record names any more.
+fn forget_unused_components(connection: &Connection) -> Result<(), rusqlite::Error> {
+    connection
+        .prepare_cached(
+            "DELETE FROM components WHERE digest NOT IN (SELECT digest FROM subcluster_components)",
+        )?
+        .execute([])?;
+    Ok(())
 }
