@@ -54,9 +54,9 @@ impl Server {
         });
         std::fs::write(&config, serde_json::to_vec(&json)?)?;
         let child = Command::new(vathost_binary()?)
+            .arg("run")
             .arg("--cache-dir")
             .arg(dir.join("cache"))
-            .arg("run")
             .arg(&config)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

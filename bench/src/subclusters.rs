@@ -93,9 +93,9 @@ pub fn process_start(dir: &Path) -> anyhow::Result<ProcessStart> {
     let check = || -> anyhow::Result<Duration> {
         let started = Instant::now();
         let status = Command::new(vathost_binary()?)
+            .arg("check")
             .arg("--cache-dir")
             .arg(&cache)
-            .arg("check")
             .arg(&config)
             .stdout(std::process::Stdio::null())
             .status()

@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use vathost::kernel::Kernel;
-use vathost::runtime::RuntimeOptions;
 
 /// Validates cluster configs and their components without running anything.
 ///
@@ -13,7 +12,12 @@ use vathost::runtime::RuntimeOptions;
 ///
 /// Example: vathost check --explain vats/chat/cluster.json
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 every config is valid; 2 a config or component is invalid (each problem named by its field path); 1 the check could not run (e.g. an unusable cache directory)."
+)]
 pub struct CheckArgs {
+    #[command(flatten)]
+    cache: super::CacheArgs,
     /// Cluster config files (JSON).
     #[arg(required = true, value_name = "CONFIG")]
     configs: Vec<PathBuf>,
@@ -24,7 +28,8 @@ pub struct CheckArgs {
     explain: bool,
 }
 
-pub fn check(args: CheckArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let options = &args.cache.runtime_options();
     let kernel = Kernel::new(options)?;
     for path in &args.configs {
         let spec = vathost::config::load(path)?;

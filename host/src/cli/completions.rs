@@ -6,6 +6,7 @@ use clap::CommandFactory;
 ///
 /// Example: vathost completions bash > ~/.local/share/bash-completion/completions/vathost
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 printed; 2 an unknown shell.")]
 pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]

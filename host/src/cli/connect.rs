@@ -11,6 +11,9 @@ use anyhow::Context;
 ///
 /// Example: printf 'hello\n' | vathost connect /tmp/vathost-echo.sock
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 the host closed the connection; 1 the socket cannot be reached or the connection was lost."
+)]
 pub struct ConnectArgs {
     /// The socket of a `socket` or `listen` channel.
     #[arg(value_name = "SOCKET")]

@@ -21,7 +21,12 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost daemon && vathost launch vats/echo/cluster.json
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 the daemon started (detached) or stopped cleanly (--foreground); 1 it could not start (another daemon is live in its home, the home is unusable, ...)."
+)]
 pub struct DaemonArgs {
+    #[command(flatten)]
+    cache: super::CacheArgs,
     #[command(flatten)]
     home: HomeArgs,
     /// Stay in the foreground and log to stderr as well as to the log file.
@@ -41,7 +46,8 @@ impl DaemonArgs {
     }
 }
 
-pub async fn daemon(args: DaemonArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
+pub async fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
+    let options = &args.cache.runtime_options();
     let home = args.home.dir();
     if !args.foreground {
         let options = options.clone();

@@ -11,6 +11,9 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost launch vats/echo/cluster.json
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 launched (the new id is printed); 2 the config or a component is invalid; 1 no daemon answers or the launch failed (a socket in use, ...)."
+)]
 pub struct LaunchArgs {
     #[command(flatten)]
     home: HomeArgs,

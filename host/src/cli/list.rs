@@ -7,6 +7,7 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost list --json
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 listed; 1 no daemon answers.")]
 pub struct ListArgs {
     #[command(flatten)]
     home: HomeArgs,

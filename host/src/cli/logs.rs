@@ -9,9 +9,13 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost logs s1 --follow
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 shown (with --follow: the subcluster ended); 1 no daemon answers or there is no such subcluster."
+)]
 pub struct LogsArgs {
     #[command(flatten)]
     home: HomeArgs,
+    /// Subcluster id, as `vathost launch` or `vathost list` print it.
     #[arg(value_name = "ID")]
     id: SubclusterId,
     /// Keep printing new output until the subcluster ends.

@@ -24,28 +24,27 @@ use clap::{Parser, Subcommand};
 #[command(name = "vathost", version, propagate_version = true)]
 #[command(
     after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=vathost=debug) to change how much.\n\
-Exit codes: 0 success, 1 a vat or the host failed, 2 usage or config error."
+Exit codes: 0 success, 1 a vat or the host failed, 2 usage or config error; each command's --help says which."
 )]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-    #[command(flatten)]
-    cache: CacheArgs,
 }
 
-/// Where compiled components are cached between runs.
-#[derive(Debug, clap::Args)]
-struct CacheArgs {
+/// Where compiled components are cached between runs: only the commands
+/// that compile components offer it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
     /// Directory for compiled components [default: $XDG_CACHE_HOME/vathost or ~/.cache/vathost]
-    #[arg(long, global = true, env = "VATHOST_CACHE_DIR", value_name = "DIR")]
+    #[arg(long, env = "VATHOST_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<std::path::PathBuf>,
     /// Compile components in memory only, caching nothing on disk.
-    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
 }
 
 impl CacheArgs {
-    fn runtime_options(&self) -> vathost::runtime::RuntimeOptions {
+    pub fn runtime_options(&self) -> vathost::runtime::RuntimeOptions {
         let cache_dir = if self.no_cache {
             None
         } else {
@@ -75,11 +74,10 @@ enum Command {
 
 impl Cli {
     pub async fn execute(self) -> anyhow::Result<ExitCode> {
-        let options = self.cache.runtime_options();
         match self.command {
-            Command::Run(args) => run::run(args, &options).await,
-            Command::Check(args) => check::check(args, &options),
-            Command::Daemon(args) => daemon::daemon(args, &options).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Check(args) => check::check(args),
+            Command::Daemon(args) => daemon::daemon(args).await,
             // The client verbs block on the control socket; keep them off
             // the async workers.
             Command::Launch(args) => blocking(move || launch::launch(args)).await,
@@ -133,4 +131,49 @@ pub fn is_input_error(error: &anyhow::Error) -> bool {
                 .downcast_ref::<vathost::kernel::LaunchError>()
                 .is_some_and(vathost::kernel::LaunchError::is_config_error)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `--help` of every command says what each argument is for and what
+    /// each exit status means.
+    #[test]
+    fn every_command_documents_its_arguments_and_exit_status() {
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            let name = command.get_name();
+            let after = command.get_after_help().map(ToString::to_string);
+            assert!(
+                after
+                    .as_deref()
+                    .is_some_and(|text| text.starts_with("Exit status: 0")),
+                "`{name}` does not document its exit status"
+            );
+            assert!(command.get_about().is_some(), "`{name}` has no description");
+            for arg in command.get_arguments().filter(|arg| !arg.is_hide_set()) {
+                assert!(
+                    arg.get_help().is_some(),
+                    "argument `{}` of `{name}` is undocumented",
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    /// Only commands that compile components take cache options.
+    #[test]
+    fn cache_options_are_offered_only_where_components_are_compiled() {
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            let offers = command
+                .get_arguments()
+                .any(|arg| arg.get_long() == Some("cache-dir"));
+            let compiles = matches!(command.get_name(), "run" | "check" | "daemon");
+            assert_eq!(offers, compiles, "`{}`", command.get_name());
+        }
+    }
 }

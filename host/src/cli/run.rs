@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use vathost::kernel::{Kernel, SubclusterId, SubclusterOutcome};
-use vathost::runtime::RuntimeOptions;
 
 /// Launches subclusters and runs them in the foreground.
 ///
@@ -18,7 +17,12 @@ use vathost::runtime::RuntimeOptions;
 ///
 /// Example: vathost run vats/echo/cluster.json
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 every vat returned, or a signal stopped the host and no vat had failed; 1 a vat failed or the host could not run (a socket in use, ...); 2 a config or component is invalid."
+)]
 pub struct RunArgs {
+    #[command(flatten)]
+    cache: super::CacheArgs,
     /// Cluster config files (JSON); each becomes one subcluster.
     #[arg(required = true, value_name = "CONFIG")]
     configs: Vec<PathBuf>,
@@ -29,7 +33,8 @@ pub struct RunArgs {
     state: Option<PathBuf>,
 }
 
-pub async fn run(args: RunArgs, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let options = &args.cache.runtime_options();
     let specs = args
         .configs
         .iter()

@@ -10,6 +10,7 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost status s1
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 shown; 1 no daemon answers or there is no such subcluster.")]
 pub struct StatusArgs {
     #[command(flatten)]
     home: HomeArgs,

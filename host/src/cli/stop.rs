@@ -10,6 +10,7 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost stop
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 the daemon stopped; 1 no daemon answers.")]
 pub struct StopArgs {
     #[command(flatten)]
     home: HomeArgs,

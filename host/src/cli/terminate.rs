@@ -9,6 +9,9 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost terminate s1
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 terminated; 1 no daemon answers or there is no such subcluster."
+)]
 pub struct TerminateArgs {
     #[command(flatten)]
     home: HomeArgs,

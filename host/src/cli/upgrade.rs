@@ -16,6 +16,9 @@ use super::home::HomeArgs;
 ///
 /// Example: vathost upgrade s1 main target/wasm32-wasip2/release/upper.wasm
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 upgraded; 1 no daemon answers, there is no such subcluster or vat, or the component was refused (nothing changed)."
+)]
 pub struct UpgradeArgs {
     #[command(flatten)]
     home: HomeArgs,
