@@ -251,3 +251,28 @@ fn completions_are_printed_for_a_shell() {
     let (code, output) = vathost(&["completions", "tcsh"], &[]);
     assert_eq!(code, Some(2), "{output}");
 }
+
+#[test]
+fn schema_prints_the_schema_in_docs_and_the_configs_may_name_it() {
+    let (code, printed) = vathost(&["schema"], &[]);
+    assert_eq!(code, Some(0), "{printed}");
+    let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/cluster.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, committed);
+    assert_eq!(printed["additionalProperties"], json!(false));
+
+    // A config naming its schema for an editor is still a valid config.
+    let scratch = Scratch::new();
+    let mut config = single_vat_config(
+        &vat("echo"),
+        json!({ "repl": { "type": "socket", "path": scratch.path("e.sock") } }),
+    );
+    config["$schema"] = json!("https://example.invalid/cluster.schema.json");
+    let config = scratch.config("named", config);
+    let (code, output) = vathost(&["check"], &[&config]);
+    assert_eq!(code, Some(0), "{output}");
+}

@@ -9,6 +9,7 @@ mod launch;
 mod list;
 mod logs;
 mod run;
+mod schema;
 mod status;
 mod stop;
 mod terminate;
@@ -70,6 +71,7 @@ enum Command {
     Stop(stop::StopArgs),
     Connect(connect::ConnectArgs),
     Completions(completions::CompletionsArgs),
+    Schema(schema::SchemaArgs),
 }
 
 impl Cli {
@@ -89,6 +91,7 @@ impl Cli {
             Command::Stop(args) => blocking(move || stop::stop(args)).await,
             Command::Connect(args) => blocking(move || connect::connect(args)).await,
             Command::Completions(args) => completions::completions(args),
+            Command::Schema(args) => schema::schema(args),
         }
     }
 

@@ -53,6 +53,13 @@ pub fn load(path: &Path) -> Result<SubclusterSpec, ConfigError> {
     Ok(spec)
 }
 
+/// The config's JSON Schema (draft 2020-12), for editors: derived from the
+/// parser's own types, so it names exactly the fields the parser takes. What
+/// only validation checks (the bootstrap is a vat, ranges, paths) is not in it.
+pub fn json_schema() -> serde_json::Value {
+    raw::json_schema()
+}
+
 /// Parses and validates a config given as JSON text. `base` resolves relative
 /// paths; `name` names the subcluster in logs.
 pub fn from_json(text: &str, name: &str, base: &Path) -> Result<SubclusterSpec, ConfigError> {
@@ -106,5 +113,7 @@ fn absolute_parent(path: &Path) -> std::io::Result<std::path::PathBuf> {
         .unwrap_or_else(|| std::path::PathBuf::from("/")))
 }
 
+#[cfg(test)]
+mod schema_tests;
 #[cfg(test)]
 mod tests;

@@ -2,44 +2,65 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{ConfigError, Problem};
 
-#[derive(Debug, Deserialize)]
+// The schema (`vathost schema`) is derived from these types, so it cannot
+// name a field the parser does not take; enum values the validation checks
+// are listed with `extend("enum" ...)` beside each field.
+/// A vathost cluster config: one subcluster of vats and the IO channels they
+/// may use.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "vathost cluster config")]
 pub(super) struct RawCluster {
+    /// The schema this file follows, for editors; the host ignores it.
+    #[serde(rename = "$schema", default)]
+    pub _schema: Option<String>,
     // Required fields are checked in validation, so that a missing one is
     // reported with every other problem rather than alone.
+    /// The vat started first; it gets every channel and the other vats' roots.
     #[serde(default)]
     pub bootstrap: Option<String>,
+    /// The vats, by name.
     #[serde(default)]
     pub vats: BTreeMap<String, RawVat>,
     /// Kernel services offered to the bootstrap vat. vathost offers none yet;
     /// the field is accepted for ocap-kernel compatibility and must be empty.
     #[serde(default)]
     pub services: Vec<String>,
+    /// The IO channels, by name.
     #[serde(default)]
     pub io: BTreeMap<String, RawChannel>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One vat: a WebAssembly component of the `vathost:vat/vat` world.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Vat")]
 pub(super) struct RawVat {
+    /// The component file, relative to the config's directory.
     #[serde(default)]
     pub component: Option<String>,
+    /// Any JSON; the vat receives it as text.
     #[serde(default)]
     pub parameters: Option<serde_json::Value>,
+    /// Channels granted to this vat (the bootstrap vat gets every channel).
     #[serde(default)]
     pub io: Vec<String>,
+    /// Resource limits; anything left out takes the host default.
     #[serde(default)]
     pub limits: Option<RawLimits>,
     /// `never` (the default) or `on-failure`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["never", "on-failure", null]))]
     pub restart: Option<String>,
     /// Restarts allowed within `restart-window-ms`; one more fails the vat.
     #[serde(default)]
     pub max_restarts: Option<u32>,
+    /// The window `max-restarts` counts in, in milliseconds.
     #[serde(default)]
     pub restart_window_ms: Option<u64>,
     /// Wait before the first restart; doubled for each restart within the window.
@@ -48,8 +69,9 @@ pub(super) struct RawVat {
 }
 
 /// Per-vat resource limits; anything left out takes the host default.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Limits")]
 pub(super) struct RawLimits {
     /// Cap on each linear memory: `"64MiB"` or bytes.
     #[serde(default)]
@@ -74,19 +96,29 @@ pub(super) struct RawLimits {
     pub store: Option<ByteCount>,
 }
 
-/// One declared channel. Fields are flat, not an internally tagged enum, so
-/// that serde reports precise field paths; which fields a `type` needs is
-/// checked in validation.
-#[derive(Debug, Deserialize)]
+// Fields are flat, not an internally tagged enum, so that serde reports
+// precise field paths; which fields a `type` needs is checked in validation.
+/// One IO channel the host creates and hands to the vats granted it.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Channel")]
 pub(super) struct RawChannel {
+    /// What the host creates: `socket` (it listens; one client at a time),
+    /// `listen` (it listens; each client a channel of its own), `connect`
+    /// (it connects at launch), `file` or `console`.
     #[serde(rename = "type", default)]
+    #[schemars(extend("enum" = ["socket", "listen", "connect", "console", "file", null]))]
     pub kind: Option<String>,
+    /// The socket or file, relative to the config's directory.
     #[serde(default)]
     pub path: Option<String>,
+    /// Which way data flows, seen from the vat (default `inout`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["in", "out", "inout", null]))]
     pub direction: Option<String>,
+    /// `line` (the default: UTF-8 lines) or `bytes`.
     #[serde(default)]
+    #[schemars(extend("enum" = ["line", "bytes", null]))]
     pub unit: Option<String>,
     /// File mode of a socket, in octal: `"0600"`.
     #[serde(default)]
@@ -112,6 +144,20 @@ pub(super) struct RawChannel {
 /// A byte count written as a number or as a string with a unit (`"64KiB"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ByteCount(pub u64);
+
+impl JsonSchema for ByteCount {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteCount".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A byte count: a number, or a string with a unit such as \"64KiB\" or \"1 MB\".",
+            "type": ["integer", "string"],
+            "minimum": 0
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for ByteCount {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -142,6 +188,11 @@ impl<'de> Deserialize<'de> for ByteCount {
 
         deserializer.deserialize_any(Bytes)
     }
+}
+
+/// The JSON Schema of the config, derived from the types above.
+pub(super) fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(RawCluster).to_value()
 }
 
 /// Parses the config, reporting every problem at once: JSON syntax stops
@@ -317,7 +368,7 @@ fn nearest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
 }
 
 /// The field names serde knows for `T`, asked of `T`'s own `Deserialize`.
-fn fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+pub(super) fn fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
     let mut names: &'static [&'static str] = &[];
     let _ = T::deserialize(FieldNames(&mut names));
     names
