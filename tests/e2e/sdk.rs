@@ -8,8 +8,12 @@ use serde_json::json;
 
 use crate::harness::{Client, Host, Scratch, single_vat_config};
 
+/// Cargo as a vat author runs it: in their crate, its output in their
+/// crate's `target/`.
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    cargo.env_remove("CARGO_TARGET_DIR");
+    cargo
 }
 
 fn succeed(command: &mut Command) {
@@ -112,4 +116,59 @@ vat_sdk::entry!(shout);
     let host = Host::run(&[&config]);
     assert_eq!(Client::connect(&socket).exchange("hello"), "hello!");
     drop(host);
+}
+
+/// `vathost new`, then `cargo build` and `vathost run cluster.json` in the
+/// new directory, exactly as the command's output tells a user to.
+#[test]
+fn a_new_vat_builds_with_cargo_build_and_runs_at_once() {
+    let scratch = Scratch::new();
+    let (code, output) = vathost_in(scratch.path(""), &["new", "hello-vat"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("cargo build"), "{output}");
+    let dir = scratch.path("hello-vat");
+    // Offline: the registry the workspace was built from has every crate.
+    succeed(cargo().current_dir(&dir).args(["build", "--offline"]));
+
+    let host = Host::start_in(&dir, &["run", "cluster.json"]);
+    let socket = dir.join("hello-vat.sock");
+    assert_eq!(Client::connect(&socket).exchange("world"), "hello, world");
+    let exited = host.stop("TERM");
+    assert!(exited.status.success(), "{}", exited.log);
+
+    // The release profile keeps line tables: failures name file and line.
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("debug = \"line-tables-only\""),
+        "{manifest}"
+    );
+
+    // Not over an existing directory, not a name cargo would refuse.
+    let (code, output) = vathost_in(scratch.path(""), &["new", "hello-vat"]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("already exists"), "{output}");
+    let (code, output) = vathost_in(scratch.path(""), &["new", "9lives"]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("not a vat name"), "{output}");
+    let (code, output) = vathost_in(
+        scratch.path(""),
+        &["new", "other", "--sdk", scratch.path("").to_str().unwrap()],
+    );
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("no vat-sdk crate"), "{output}");
+    assert!(!scratch.path("other").exists());
+}
+
+fn vathost_in(dir: std::path::PathBuf, args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run vathost");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
 }

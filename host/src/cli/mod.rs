@@ -8,6 +8,7 @@ mod home;
 mod launch;
 mod list;
 mod logs;
+mod new;
 mod run;
 mod schema;
 mod status;
@@ -70,6 +71,7 @@ enum Command {
     Logs(logs::LogsArgs),
     Stop(stop::StopArgs),
     Connect(connect::ConnectArgs),
+    New(new::NewArgs),
     Completions(completions::CompletionsArgs),
     Schema(schema::SchemaArgs),
 }
@@ -90,6 +92,7 @@ impl Cli {
             Command::Logs(args) => blocking(move || logs::logs(args)).await,
             Command::Stop(args) => blocking(move || stop::stop(args)).await,
             Command::Connect(args) => blocking(move || connect::connect(args)).await,
+            Command::New(args) => new::new(args),
             Command::Completions(args) => completions::completions(args),
             Command::Schema(args) => schema::schema(args),
         }
@@ -130,6 +133,7 @@ pub fn is_input_error(error: &anyhow::Error) -> bool {
                     ..
                 })
             )
+            || cause.is::<new::NewError>()
             || cause
                 .downcast_ref::<vathost::kernel::LaunchError>()
                 .is_some_and(vathost::kernel::LaunchError::is_config_error)
