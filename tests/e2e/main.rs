@@ -22,3 +22,4 @@ mod restart;
 mod run;
 mod sdk;
 mod security;
+mod watch;

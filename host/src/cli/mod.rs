@@ -15,6 +15,7 @@ mod status;
 mod stop;
 mod terminate;
 mod upgrade;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -31,6 +31,13 @@ pub struct RunArgs {
     /// command finds the state each vat kept in an earlier run.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Keep running and watch each vat's component file: when it changes
+    /// (a rebuild), the running vat is upgraded to it with its clients still
+    /// connected; a subcluster that has ended (a failed vat, say) is
+    /// launched again from its config, re-read, under a new id. Runs until
+    /// SIGINT/SIGTERM.
+    #[arg(long)]
+    watch: bool,
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -49,7 +56,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => Kernel::new(options)?,
     };
     let mut launched = Vec::new();
+    let mut watched = Vec::new();
     for (spec, path) in specs.into_iter().zip(&args.configs) {
+        let components = super::watch::components(&spec);
         match kernel.launch(spec).await {
             Ok(subcluster) => {
                 for channel in &subcluster.channels {
@@ -64,6 +73,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     tracing::info!(subcluster = %subcluster.id, channel = %channel.name, "{place}");
                 }
                 launched.push(subcluster.id);
+                watched.push(super::watch::Watched {
+                    config: path.clone(),
+                    id: subcluster.id,
+                    components,
+                });
             }
             Err(error) => {
                 kernel.shutdown().await;
@@ -74,13 +88,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let signal = tokio::select! {
-        outcomes = wait_all(&kernel, &launched) => return report(outcomes?),
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
+    let signal = if args.watch {
+        tracing::info!("watching the components for changes");
+        tokio::select! {
+            () = super::watch::watch(&kernel, &mut watched) => "the watch",
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    } else {
+        tokio::select! {
+            outcomes = wait_all(&kernel, &launched) => return report(outcomes?),
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        }
     };
     tracing::info!("{signal}: terminating");
     kernel.shutdown().await;
+    // The subclusters watched last, which relaunches may have replaced.
+    if args.watch {
+        launched = watched.iter().map(|watched| watched.id).collect();
+    }
     // A vat that failed before the signal still fails the run.
     report(wait_all(&kernel, &launched).await?)
 }
