@@ -122,7 +122,8 @@ fn the_example_configs_and_a_config_of_every_field_satisfy_both() {
 #[test]
 fn what_the_parser_rejects_for_its_shape_the_schema_rejects_too() {
     let validator = validator();
-    let cases: Vec<(&str, fn(&mut Value))> = vec![
+    type Change = fn(&mut Value);
+    let cases: Vec<(&str, Change)> = vec![
         ("unknown top-level field", |c| c["extra"] = json!(1)),
         ("unknown vat field", |c| {
             c["vats"]["main"]["colour"] = json!(1)
