@@ -130,13 +130,6 @@ impl Host {
         Self::spawn(command)
     }
 
-    /// Starts `vathost ARGS` in the directory `dir`, as a user there would.
-    pub fn start_in(dir: &Path, args: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vathost"));
-        command.args(args).current_dir(dir);
-        Self::spawn(command)
-    }
-
     fn spawn(mut command: Command) -> Self {
         let mut child = command
             .env("RUST_LOG", "info")

@@ -16,6 +16,7 @@ mod isolation;
 mod kinds;
 mod lifecycle;
 mod messaging;
+mod metrics;
 mod persistence;
 mod readme;
 mod restart;

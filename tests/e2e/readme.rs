@@ -271,6 +271,7 @@ fn the_readme_daemon_block_works_as_written_with_the_default_home() {
     assert!(said("vathost list").contains("running"));
     assert!(said("vathost status s1").contains("channel repl (inout) /tmp/vathost-echo.sock"));
     assert!(said("vathost status s1").contains("vat main: running, inbox 0"));
+    assert!(said("vathost status s1").contains(", wasm "));
     assert!(said("vathost terminate s1").contains("main: stopped"));
     assert!(said("vathost stop").contains("daemon stopped"));
     let (mut child, _) = follower.expect("the block follows the logs");
@@ -320,5 +321,118 @@ fn a_daemon_that_cannot_start_says_why() {
     assert_eq!(
         std::fs::read_to_string(home.join("control.sock")).unwrap(),
         "a file"
+    );
+}
+
+/// The "Writing a vat" block, typed into one shell in a fresh HOME with
+/// `vathost` on the PATH; then the loop it describes: an edit, `cargo
+/// build`, and the running vat answers the same client differently.
+#[test]
+fn the_readme_new_vat_block_works_as_written_and_a_rebuild_is_swapped_in() {
+    let user = User::new();
+    let block = readme_block("vathost new hello");
+    let mut shell = user.command_in("bash -e", &user.home);
+    // The user's toolchain and crates (a fresh HOME has none); offline:
+    // the workspace build fetched every crate the scaffold needs.
+    for (name, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let value = std::env::var_os(name).unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap())
+                .join(default)
+                .into_os_string()
+        });
+        shell.env(name, value);
+    }
+    shell
+        .env("CARGO_NET_OFFLINE", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut shell, 0);
+    let mut shell = shell.spawn().expect("start bash");
+    let group = ProcessGroup(shell.id());
+    let mut input = shell.stdin.take().unwrap();
+    // Stdout line by line: the test talks to the vat only once the block's
+    // own client is done (a socket channel serves one client at a time).
+    let (lines_sender, lines) = std::sync::mpsc::channel();
+    let shell_stdout = shell.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufRead::lines(BufReader::new(shell_stdout)).map_while(Result::ok) {
+            let _ = lines_sender.send(line.clone());
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let stderr = collect(shell.stderr.take().unwrap());
+    let crate_dir = user.home.join("hello");
+    let socket = crate_dir.join("hello.sock");
+    for line in &block {
+        if line.contains("vathost connect") {
+            // A user waits for the host to say it listens before talking.
+            wait_for_path(&socket);
+        }
+        writeln!(input, "{line}").unwrap();
+    }
+    let deadline = Instant::now() + BUILD_PATIENCE;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(remaining) {
+            Ok(line) if line == "hello, world" => break,
+            Ok(_) => {}
+            Err(_) => {
+                drop(group);
+                panic!(
+                    "no `hello, world`:\n{}\n{}",
+                    stdout.join().unwrap(),
+                    stderr.join().unwrap()
+                );
+            }
+        }
+    }
+    // The loop: an edit and a rebuild reach the client already connected.
+    let mut client = crate::harness::Client::connect(&socket);
+    assert_eq!(client.exchange("first"), "hello, first");
+    let source = crate_dir.join("src/lib.rs");
+    let code = std::fs::read_to_string(&source).unwrap();
+    let edited = code.replace(
+        "format!(\"{greeting}, {line}\")",
+        "format!(\"{greeting}, {line}!\")",
+    );
+    assert_ne!(code, edited, "the scaffold's reply line");
+    std::fs::write(&source, edited).unwrap();
+    writeln!(input, "cargo build").unwrap();
+    let deadline = Instant::now() + BUILD_PATIENCE;
+    let mut count = 0;
+    loop {
+        count += 1;
+        let reply = client.exchange(&format!("line {count}"));
+        if reply == format!("hello, line {count}!") {
+            break;
+        }
+        if reply != format!("hello, line {count}") || Instant::now() > deadline {
+            drop(group);
+            panic!(
+                "the rebuild was not swapped in (got {reply:?}):\n{}\n{}",
+                stdout.join().unwrap(),
+                stderr.join().unwrap()
+            );
+        }
+        // The rebuild takes a while: ask again, not in a tight loop.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    writeln!(input, "kill %1; wait").unwrap();
+    drop(input);
+    let status = wait_child(&mut shell);
+    drop(group);
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status, "the block failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.lines().any(|line| line == "hello, world"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("upgraded to the changed component"),
+        "{stderr}"
     );
 }

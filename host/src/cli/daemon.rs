@@ -32,6 +32,11 @@ pub struct DaemonArgs {
     /// Stay in the foreground and log to stderr as well as to the log file.
     #[arg(long)]
     foreground: bool,
+    /// Serve Prometheus metrics on this address (`GET /metrics`): each
+    /// vat's state, time in wasm, memory, traps, restarts and inbox depth,
+    /// each channel's lines, bytes and clients. Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// Set by a detaching daemon for the process it starts, whose stderr is
     /// the log file already.
     #[arg(long, hide = true, requires = "foreground")]
@@ -51,7 +56,8 @@ pub async fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let home = args.home.dir();
     if !args.foreground {
         let options = options.clone();
-        return tokio::task::spawn_blocking(move || detach(&home, &options)).await?;
+        let metrics = args.metrics;
+        return tokio::task::spawn_blocking(move || detach(&home, &options, metrics)).await?;
     }
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -62,7 +68,13 @@ pub async fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let state = home.join(vathost::daemon::STATE_FILE);
-    vathost::daemon::serve(&home, Kernel::restoring(options, &state), stop).await?;
+    vathost::daemon::serve(
+        &home,
+        Kernel::restoring(options, &state),
+        args.metrics,
+        stop,
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -70,7 +82,11 @@ pub async fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
 /// own process group, its output appended to the daemon's log, and waits
 /// until it answers on the control socket. If it exits first, what it said
 /// is shown.
-fn detach(home: &Path, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
+fn detach(
+    home: &Path,
+    options: &RuntimeOptions,
+    metrics: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let home = std::path::absolute(home)
         .with_context(|| format!("cannot resolve the home {}", home.display()))?;
     if ControlClient::connect(&home).is_ok() {
@@ -94,6 +110,9 @@ fn detach(home: &Path, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
         Some(dir) => command.arg("--cache-dir").arg(dir),
         None => command.arg("--no-cache"),
     };
+    if let Some(address) = metrics {
+        command.arg("--metrics").arg(address.to_string());
+    }
     command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -103,8 +122,11 @@ fn detach(home: &Path, options: &RuntimeOptions) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if ControlClient::connect(&home).is_ok() {
+            let metrics = metrics
+                .map(|address| format!("; metrics http://{address}/metrics"))
+                .unwrap_or_default();
             println!(
-                "vathost daemon started (pid {}); control socket {}; log {}",
+                "vathost daemon started (pid {}); control socket {}; log {}{metrics}",
                 child.id(),
                 vathost::daemon::control_socket(&home).display(),
                 log_path.display()

@@ -4,8 +4,9 @@ use vathost::kernel::SubclusterId;
 
 use super::home::HomeArgs;
 
-/// Shows each subcluster's vats and channels: each vat's state and the
-/// messages waiting in its inbox (with the oldest one's age), each channel's
+/// Shows each subcluster's vats and channels: each vat's state, its time in
+/// wasm and memory, the messages waiting in its inbox (with the oldest
+/// one's age), its traps, restarts and upgrades; each channel's
 /// socket path, whether a client is connected, and lines and bytes in and out.
 ///
 /// Example: vathost status s1
@@ -48,9 +49,14 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 .map(|ms| format!(" (oldest {ms} ms)"))
                 .unwrap_or_default();
             let inbox = format!(
-                ", inbox {}{oldest}, store {} bytes",
-                vat.inbox.depth, vat.store_bytes
+                ", inbox {}{oldest}, store {} bytes, wasm {:.1} ms, memory {} bytes",
+                vat.inbox.depth, vat.store_bytes, vat.wasm_ms, vat.memory_bytes
             );
+            let traps = if vat.traps > 0 {
+                format!(", traps {}", vat.traps)
+            } else {
+                String::new()
+            };
             let restarts = match &vat.last_failure {
                 Some(failure) => format!(", restarts {} (last: {failure})", vat.restarts),
                 None => String::new(),
@@ -61,7 +67,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 String::new()
             };
             println!(
-                "  vat {}: {}{error}{inbox}{restarts}{upgrades}",
+                "  vat {}: {}{error}{inbox}{traps}{restarts}{upgrades}",
                 vat.name, vat.state
             );
         }

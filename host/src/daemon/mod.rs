@@ -2,6 +2,7 @@
 //! control socket in the daemon's home directory (docs/control-protocol.md).
 
 mod client;
+pub mod metrics;
 mod protocol;
 mod server;
 
@@ -50,4 +51,10 @@ pub enum DaemonError {
     Control(#[source] crate::io::SocketError),
     #[error("cannot start the kernel")]
     Kernel(#[source] crate::kernel::KernelError),
+    #[error("cannot serve metrics on {address}")]
+    Metrics {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -269,7 +269,23 @@ pub(super) async fn handle_line(kernel: &Arc<Kernel>, line: &str) -> (Option<Val
     } else {
         After::Continue
     };
+    tracing::debug!(method = %request.method, id = ?request.id, "control request");
+    let started = std::time::Instant::now();
     let outcome = dispatch(kernel, &request.method, request.params).await;
+    match &outcome {
+        Ok(_) => tracing::debug!(
+            method = %request.method,
+            elapsed_ms = started.elapsed().as_millis(),
+            "control request answered"
+        ),
+        Err(failure) => tracing::debug!(
+            method = %request.method,
+            elapsed_ms = started.elapsed().as_millis(),
+            code = failure.code as i64,
+            message = %failure.message,
+            "control request failed"
+        ),
+    }
     let Some(id) = request.id else {
         return (None, after);
     };

@@ -33,6 +33,7 @@ use crate::kernel::Kernel;
 pub async fn serve(
     home: &Path,
     kernel: impl Future<Output = Result<Kernel, crate::kernel::KernelError>>,
+    metrics: Option<std::net::SocketAddr>,
     stop: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     create_home(home)?;
@@ -46,6 +47,17 @@ pub async fn serve(
         },
         other => DaemonError::Control(other),
     })?;
+    // Bound before anything is restored: a bad address fails the start.
+    let metrics = match metrics {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(source) => {
+                file.remove();
+                return Err(DaemonError::Metrics { address, source });
+            }
+        },
+        None => None,
+    };
     let kernel = match kernel.await {
         Ok(kernel) => Arc::new(kernel),
         Err(error) => {
@@ -53,8 +65,18 @@ pub async fn serve(
             return Err(DaemonError::Kernel(error));
         }
     };
-    tracing::info!(socket = %spec.path.display(), "daemon ready");
     let shutdown = CancellationToken::new();
+    if let Some(listener) = metrics {
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!("metrics on http://{address}/metrics");
+        }
+        tokio::spawn(super::metrics::serve(
+            listener,
+            kernel.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tracing::info!(socket = %spec.path.display(), "daemon ready");
     let connections = Arc::new(Mutex::new(Connections::default()));
     tokio::pin!(stop);
     loop {

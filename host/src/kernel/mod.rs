@@ -496,10 +496,15 @@ impl Launcher {
                 ((blueprint.spec.name.clone(), sender), receiver)
             })
             .unzip();
+        let vats = started
+            .vats
+            .iter()
+            .map(|(blueprint, _)| (blueprint.mailbox.clone(), blueprint.usage.clone()))
+            .collect();
         let info = Arc::new(SubclusterInfo::new(
             id,
             &spec.name,
-            started.mailboxes.clone(),
+            vats,
             channels,
             log,
             self.database.clone(),
@@ -640,6 +645,7 @@ impl Launcher {
                         total: vat.limits.store,
                     },
                 ),
+                usage: Arc::default(),
                 grants,
                 roots,
             };

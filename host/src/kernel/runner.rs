@@ -15,7 +15,10 @@ use super::status::SubclusterInfo;
 use crate::config::{RestartPolicy, VatSpec};
 use crate::io::{ChannelHandle, Grant};
 use crate::messaging::{Mailbox, ObjectRef};
-use crate::runtime::{GuestLog, PreparedComponent, Runtime, RuntimeError, VatFailure, VatInstance};
+use crate::runtime::{
+    GuestLog, InstanceContext, PreparedComponent, Runtime, RuntimeError, VatFailure, VatInstance,
+    VatUsage,
+};
 use crate::state::VatStoreCtx;
 
 /// Everything that makes one of a vat's instances: at launch, at a
@@ -28,6 +31,8 @@ pub(super) struct VatBlueprint {
     pub log: Arc<GuestLog>,
     pub mailbox: Arc<Mailbox>,
     pub store: VatStoreCtx,
+    /// Time in wasm and memory, across every instance of the vat.
+    pub usage: Arc<VatUsage>,
     pub grants: Vec<Grant>,
     /// For the bootstrap vat, the other vats' roots.
     pub roots: Vec<(String, ObjectRef)>,
@@ -35,15 +40,15 @@ pub(super) struct VatBlueprint {
 
 impl VatBlueprint {
     pub async fn instantiate(&self, runtime: &Runtime) -> Result<VatInstance, RuntimeError> {
+        let context = InstanceContext {
+            subcluster: self.label.clone(),
+            log: self.log.clone(),
+            mailbox: self.mailbox.clone(),
+            store: self.store.clone(),
+            usage: self.usage.clone(),
+        };
         let mut instance = runtime
-            .instantiate(
-                &self.component,
-                &self.label,
-                &self.spec,
-                &self.log,
-                self.mailbox.clone(),
-                self.store.clone(),
-            )
+            .instantiate(&self.component, &self.spec, context)
             .await?;
         for (vat, root) in &self.roots {
             instance.grant_root(vat, root.clone())?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{ChannelInfo, SubclusterId, VatEnd};
 use crate::io::{ChannelStats, Grant};
 use crate::messaging::{InboxStatus, Mailbox};
-use crate::runtime::GuestLog;
+use crate::runtime::{GuestLog, VatUsage};
 use crate::state::{Database, VatKey};
 
 /// Why a stopped vat's mailbox refuses messages.
@@ -22,6 +22,9 @@ pub(super) struct SubclusterInfo {
     vats: Mutex<Vec<(String, Option<VatEnd>)>>,
     /// Each vat's mailbox, in config order.
     pub mailboxes: Vec<Arc<Mailbox>>,
+    /// Each vat's time in wasm and memory, in config order (empty for a
+    /// subcluster that was not restored).
+    usages: Vec<Arc<VatUsage>>,
     pub log: Arc<GuestLog>,
     pub database: Arc<Database>,
     /// Why a recorded subcluster could not be restored, if it could not.
@@ -36,19 +39,32 @@ pub(super) struct SubclusterInfo {
 struct VatHistory {
     restarts: u32,
     upgrades: u32,
+    /// Failures that were traps (a panic, a bad handle, the CPU budget),
+    /// restarted or not.
+    traps: u32,
     last_failure: Option<String>,
+}
+
+impl VatHistory {
+    fn failed(&mut self, failure: &crate::runtime::VatFailure) {
+        use crate::runtime::VatFailure;
+        if matches!(failure, VatFailure::Trapped(_) | VatFailure::CpuBudget(_)) {
+            self.traps += 1;
+        }
+    }
 }
 
 impl SubclusterInfo {
     pub fn new(
         id: SubclusterId,
         name: &str,
-        mailboxes: Vec<Arc<Mailbox>>,
+        vats: Vec<(Arc<Mailbox>, Arc<VatUsage>)>,
         channels: Vec<(ChannelInfo, Grant)>,
         log: Arc<GuestLog>,
         database: Arc<Database>,
         upgrades: Vec<(String, tokio::sync::mpsc::Sender<super::runner::Upgrade>)>,
     ) -> Self {
+        let (mailboxes, usages): (Vec<_>, Vec<_>) = vats.into_iter().unzip();
         Self {
             id,
             name: name.to_owned(),
@@ -60,6 +76,7 @@ impl SubclusterInfo {
                     .collect(),
             ),
             mailboxes,
+            usages,
             log,
             database,
             restore_error: None,
@@ -72,6 +89,7 @@ impl SubclusterInfo {
         let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = history.entry(vat.to_owned()).or_default();
         entry.restarts += 1;
+        entry.failed(failure);
         entry.last_failure = Some(failure.to_string());
     }
 
@@ -113,6 +131,7 @@ impl SubclusterInfo {
                     )
                 })
                 .collect(),
+            usages: Vec::new(),
             log: Arc::new(GuestLog::default()),
             database,
             restore_error: Some(reason.to_owned()),
@@ -143,8 +162,18 @@ impl SubclusterInfo {
             }
         }
         let mut vats = self.vats.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, slot)) = vats.iter_mut().find(|(name, _)| name == vat) {
-            slot.get_or_insert(end);
+        if let Some((_, slot)) = vats.iter_mut().find(|(name, _)| name == vat)
+            && slot.is_none()
+        {
+            if let VatEnd::Failed(failure) = &end {
+                self.history
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(vat.to_owned())
+                    .or_default()
+                    .failed(failure);
+            }
+            *slot = Some(end);
         }
     }
 
@@ -178,7 +207,8 @@ impl SubclusterInfo {
             vats: vats
                 .iter()
                 .zip(&self.mailboxes)
-                .map(|((name, end), mailbox)| VatStatus {
+                .enumerate()
+                .map(|(index, ((name, end), mailbox))| VatStatus {
                     name: name.clone(),
                     state: match end {
                         None => VatState::Running,
@@ -195,6 +225,18 @@ impl SubclusterInfo {
                     upgrades: history.get(name).map_or(0, |vat| vat.upgrades),
                     last_failure: history.get(name).and_then(|vat| vat.last_failure.clone()),
                     store_bytes: self.database.usage(&VatKey::new(self.id, name)),
+                    traps: history.get(name).map_or(0, |vat| vat.traps),
+                    wasm_ms: self
+                        .usages
+                        .get(index)
+                        .map_or(0.0, |usage| usage.wasm_time().as_secs_f64() * 1000.0),
+                    memory_bytes: match end {
+                        None => self
+                            .usages
+                            .get(index)
+                            .map_or(0, |usage| usage.memory_bytes()),
+                        Some(_) => 0,
+                    },
                 })
                 .collect(),
             channels: self
@@ -253,6 +295,15 @@ pub struct VatStatus {
     /// The failure of its last restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<String>,
+    /// Failures that were traps, restarted or not.
+    #[serde(default)]
+    pub traps: u32,
+    /// Time spent running wasm, in milliseconds, over all its instances.
+    #[serde(default)]
+    pub wasm_ms: f64,
+    /// Linear memory of its running instance, in bytes (0 once it ended).
+    #[serde(default)]
+    pub memory_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,12 +1,12 @@
 //! Enforcing a vat's limits: memory and tables through the store limiter,
 //! CPU through a meter of the time the vat spends running wasm.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::{CallHook, ResourceLimiter, Store, UpdateDeadline};
 
-use super::VatState;
+use super::{VatState, VatUsage};
 use crate::config::VatLimits;
 
 /// Core instances, tables and memories a component may create: a Rust vat
@@ -30,15 +30,19 @@ pub(super) struct VatLimiter {
     memory_used: usize,
     table_limit: usize,
     table_used: usize,
+    /// Where the memory in use is published.
+    usage: Arc<VatUsage>,
 }
 
 impl VatLimiter {
-    pub(super) fn new(limits: &VatLimits) -> Self {
+    pub(super) fn new(limits: &VatLimits, usage: Arc<VatUsage>) -> Self {
+        usage.set_memory(0);
         Self {
             memory_limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
             memory_used: 0,
             table_limit: usize::try_from(limits.table_elements).unwrap_or(usize::MAX),
             table_used: 0,
+            usage,
         }
     }
 }
@@ -50,12 +54,9 @@ impl ResourceLimiter for VatLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(grow(
-            &mut self.memory_used,
-            self.memory_limit,
-            current,
-            desired,
-        ))
+        let grown = grow(&mut self.memory_used, self.memory_limit, current, desired);
+        self.usage.set_memory(self.memory_used);
+        Ok(grown)
     }
 
     fn table_growing(
@@ -97,87 +98,48 @@ fn grow(used: &mut usize, limit: usize, current: usize, desired: usize) -> bool 
     true
 }
 
-/// Makes running wasm yield to the executor at every epoch tick, and with a
-/// CPU budget, traps the vat once its time in wasm exceeds the budget.
-/// `activity` learns of every move between wasm and the host.
+/// Makes running wasm yield to the executor at every epoch tick, meters
+/// the vat's time in wasm into `usage`, and with a CPU budget, traps the
+/// vat once this instance's time in wasm exceeds the budget. `activity`
+/// learns of every move between wasm and the host.
 pub(super) fn enforce_cpu(
     store: &mut Store<VatState>,
     budget: Option<Duration>,
     activity: Arc<super::VatActivity>,
+    usage: Arc<VatUsage>,
 ) {
-    let meter = budget.map(|_| CpuMeter::default());
-    let hook_meter = meter.clone();
+    let hook_usage = usage.clone();
     store.call_hook(move |_, hook| {
         match hook {
             CallHook::CallingWasm | CallHook::ReturningFromHost => {
                 activity.back_in_wasm();
-                if let Some(meter) = &hook_meter {
-                    meter.start();
-                }
+                hook_usage.enter_wasm();
             }
             CallHook::CallingHost | CallHook::ReturningFromWasm => {
                 activity.calling_host();
-                if let Some(meter) = &hook_meter {
-                    meter.stop();
-                }
+                hook_usage.leave_wasm();
             }
         }
         Ok(())
     });
-    let (Some(budget), Some(meter)) = (budget, meter) else {
-        store.epoch_deadline_async_yield_and_update(1);
-        return;
-    };
+    // The budget is this instance's: a restarted vat starts afresh.
+    let spent_before = usage.wasm_time();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if meter.used() > budget {
+        if let Some(budget) = budget
+            && usage.wasm_time().saturating_sub(spent_before) > budget
+        {
             return Err(wasmtime::Error::new(CpuBudgetExceeded { budget }));
         }
-        let meter = meter.clone();
+        let usage = usage.clone();
         // Time spent yielded, while other tasks run, is not this vat's.
         Ok(UpdateDeadline::YieldCustom(
             1,
             Box::pin(async move {
-                meter.stop();
+                usage.leave_wasm();
                 tokio::task::yield_now().await;
-                meter.start();
+                usage.enter_wasm();
             }),
         ))
     });
-}
-
-/// Time spent running wasm: started when control enters wasm, stopped when
-/// it leaves for the host or yields.
-#[derive(Clone, Default)]
-struct CpuMeter(Arc<Mutex<Meter>>);
-
-#[derive(Default)]
-struct Meter {
-    used: Duration,
-    running_since: Option<Instant>,
-}
-
-impl CpuMeter {
-    fn meter(&self) -> std::sync::MutexGuard<'_, Meter> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn start(&self) {
-        self.meter().running_since = Some(Instant::now());
-    }
-
-    fn stop(&self) {
-        let mut meter = self.meter();
-        if let Some(since) = meter.running_since.take() {
-            meter.used += since.elapsed();
-        }
-    }
-
-    fn used(&self) -> Duration {
-        let meter = self.meter();
-        meter.used
-            + meter
-                .running_since
-                .map_or(Duration::ZERO, |since| since.elapsed())
-    }
 }

@@ -7,6 +7,7 @@ mod guest_log;
 mod guest_output;
 mod limits;
 mod state;
+mod usage;
 mod vat;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ pub use activity::VatActivity;
 pub use guest_log::{GuestLine, GuestLog};
 pub use limits::CpuBudgetExceeded;
 pub use state::VatState;
+pub use usage::VatUsage;
 pub use vat::{VatFailure, VatInstance};
 
 /// How often running wasm is interrupted to yield to the async executor, so
@@ -65,6 +67,19 @@ impl RuntimeOptions {
             .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
             .map(|dir| dir.join("vathost"))
     }
+}
+
+/// What each instance of a vat is given, and what the vat keeps from one
+/// instance to the next (a restart, an upgrade): its log, its mailbox, its
+/// durable state, the meter of its usage.
+#[derive(Clone)]
+pub struct InstanceContext {
+    /// The subcluster, for the vat's log lines.
+    pub subcluster: String,
+    pub log: Arc<GuestLog>,
+    pub mailbox: Arc<crate::messaging::Mailbox>,
+    pub store: crate::state::VatStoreCtx,
+    pub usage: Arc<VatUsage>,
 }
 
 /// A compiled, type-checked component, ready to instantiate any number of
@@ -228,22 +243,10 @@ impl Runtime {
     pub async fn instantiate(
         &self,
         component: &PreparedComponent,
-        subcluster: &str,
         vat: &crate::config::VatSpec,
-        log: &Arc<GuestLog>,
-        mailbox: Arc<crate::messaging::Mailbox>,
-        store: crate::state::VatStoreCtx,
+        context: InstanceContext,
     ) -> Result<VatInstance, RuntimeError> {
-        VatInstance::new(
-            &self.engine,
-            &component.pre,
-            subcluster,
-            vat,
-            log,
-            mailbox,
-            store,
-        )
-        .await
+        VatInstance::new(&self.engine, &component.pre, vat, context).await
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, PreparedComponent)>> {

@@ -25,14 +25,16 @@ impl VatState {
     /// A vat's WASI context grants no ambient authority: no preopened
     /// directories, no network, no environment, no arguments, empty stdin.
     /// Its stdout and stderr go to the host's log.
-    pub(super) fn new(
-        subcluster: &str,
-        vat: &str,
-        limits: &VatLimits,
-        log: &std::sync::Arc<super::GuestLog>,
-        mailbox: std::sync::Arc<Mailbox>,
-        vatstore: VatStoreCtx,
-    ) -> Self {
+    pub(super) fn new(vat: &str, limits: &VatLimits, context: super::InstanceContext) -> Self {
+        let super::InstanceContext {
+            subcluster,
+            log,
+            mailbox,
+            store: vatstore,
+            usage,
+        } = context;
+        let subcluster = subcluster.as_str();
+        let log = &log;
         let budget = OutputBudget::new();
         let panics = PanicNote::default();
         let output = |stream, panics| {
@@ -53,7 +55,7 @@ impl VatState {
             mailbox,
             panics,
             vatstore,
-            limits: super::limits::VatLimiter::new(limits),
+            limits: super::limits::VatLimiter::new(limits, usage),
         }
     }
 

@@ -37,27 +37,16 @@ impl VatInstance {
     pub(super) async fn new(
         engine: &Engine,
         pre: &VatPre<VatState>,
-        subcluster: &str,
         vat: &crate::config::VatSpec,
-        log: &std::sync::Arc<super::GuestLog>,
-        mailbox: std::sync::Arc<Mailbox>,
-        vatstore: crate::state::VatStoreCtx,
+        context: super::InstanceContext,
     ) -> Result<Self, RuntimeError> {
         let limits = &vat.limits;
-        let mut store = Store::new(
-            engine,
-            VatState::new(
-                subcluster,
-                &vat.name,
-                limits,
-                log,
-                mailbox.clone(),
-                vatstore,
-            ),
-        );
+        let mailbox = context.mailbox.clone();
+        let usage = context.usage.clone();
+        let mut store = Store::new(engine, VatState::new(&vat.name, limits, context));
         store.limiter(|state| &mut state.limits);
         let activity = super::VatActivity::new();
-        super::limits::enforce_cpu(&mut store, limits.cpu, activity.clone());
+        super::limits::enforce_cpu(&mut store, limits.cpu, activity.clone(), usage);
         let bindings = pre
             .instantiate_async(&mut store)
             .await
