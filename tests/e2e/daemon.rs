@@ -649,3 +649,47 @@ fn terminate_and_stop_finish_while_a_client_is_not_reading() {
     let exited = daemon.stop();
     assert!(exited.status.success(), "{id}: {}", exited.log);
 }
+
+/// `RUST_LOG=vathost=debug` shows each control request and how it went,
+/// besides the channel and vat lifecycle logged at `info`.
+#[test]
+fn debug_logging_shows_control_requests_and_the_lifecycle() {
+    let scratch = Scratch::new();
+    let home = scratch.path("home");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_vathost"))
+        .args(["daemon", "--foreground", "--home", home.to_str().unwrap()])
+        .env("RUST_LOG", "vathost=debug")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = daemon.stderr.take().unwrap();
+    let cli = |args: &[&str]| vathost_output(args, &[("VATHOST_HOME", &home)]);
+    // The daemon is ready once it answers.
+    let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
+    while cli(&["list"]).0 != Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let socket = scratch.path("e.sock");
+    let config = crate::harness::echo_config(&scratch, "e", &socket);
+    assert_eq!(cli(&["launch", config.to_str().unwrap()]).0, Some(0));
+    assert_eq!(cli(&["terminate", "s9"]).0, Some(1));
+    assert_eq!(cli(&["stop"]).0, Some(0));
+    let log = crate::harness::read_all_within(stderr);
+    assert!(daemon.wait().unwrap().success(), "{log}");
+    for expected in [
+        "control request method=launch",
+        "control request answered method=launch",
+        "control request failed method=terminate",
+        "no subcluster s9",
+        "vat started",
+        "channel open channel=repl",
+    ] {
+        assert!(log.contains(expected), "no {expected:?} in:\n{log}");
+    }
+}
