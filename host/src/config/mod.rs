@@ -15,6 +15,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use crate::io::MAX_SOCKET_PATH;
 pub use error::{ConfigError, Problem};
 pub use preflight::{preflight, preflight_channels};
 pub use spec::{
@@ -22,7 +23,6 @@ pub use spec::{
     DEFAULT_VAT_HANDLES, DEFAULT_VAT_MEMORY, DEFAULT_VAT_TABLE_ELEMENTS, Direction, FileSpec,
     ListenSpec, RestartPolicy, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
 };
-pub use validate::MAX_SOCKET_PATH;
 
 /// The largest config file read; a config is a few kilobytes.
 pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;

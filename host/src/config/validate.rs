@@ -11,8 +11,7 @@ use super::spec::{
 };
 use super::{ConfigError, Problem};
 
-/// `sun_path` holds 108 bytes on Linux, including the terminating NUL.
-pub const MAX_SOCKET_PATH: usize = 107;
+use crate::io::MAX_SOCKET_PATH;
 const DEFAULT_SOCKET_MODE: u32 = 0o600;
 /// Lines longer than this would let one client pin a lot of host memory per
 /// queued line.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::channel::{Channel, ChannelStats};
 use super::listen::{ListenChannel, Listener};
 use super::socket::{SocketChannel, SocketError};
+use super::spec::{ChannelKind, ChannelSpec};
 use super::stream::{StreamChannel, StreamError};
-use crate::config::{ChannelKind, ChannelSpec};
 
 /// What a vat is handed for a channel.
 #[derive(Clone)]

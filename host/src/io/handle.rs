@@ -10,8 +10,8 @@ use wasmtime_wasi::p2::{DynPollable, Pollable};
 
 use super::channel::{Channel, ChannelError};
 use super::listen::Listener;
+use super::spec::{Direction, Unit};
 use crate::bindings::io_channel;
-use crate::config::{Direction, Unit};
 
 /// A vat's handle to one channel.
 pub struct ChannelHandle {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::channel::{Channel, ChannelStats, ClientWriter};
 use super::handle::ChannelHandle;
 use super::socket::{SocketError, SocketFile};
-use crate::config::{ChannelSpec, ListenSpec};
+use super::spec::{ChannelSpec, ListenSpec};
 
 /// The vat's side of a listening socket.
 pub struct Listener {

@@ -9,6 +9,7 @@ mod handle;
 mod listen;
 mod session;
 mod socket;
+mod spec;
 mod stream;
 
 pub use channel::{Channel, ChannelError, ChannelStats};
@@ -17,4 +18,8 @@ pub use framing::{Frame, LineFramer};
 pub use handle::{ChannelHandle, IoChannelView, ListenerHandle, add_to_linker};
 pub use listen::{ListenChannel, Listener};
 pub use socket::{SocketChannel, SocketError, SocketFile};
+pub use spec::{
+    ChannelKind, ChannelSpec, ConnectSpec, Direction, FileSpec, ListenSpec, MAX_SOCKET_PATH,
+    SocketSpec, Unit,
+};
 pub use stream::{StreamChannel, StreamError};

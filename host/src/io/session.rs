@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::channel::{Channel, Inbound};
 use super::framing::{Frame, LineFramer};
-use crate::config::Unit;
+use super::spec::Unit;
 
 const READ_CHUNK: usize = 16 * 1024;
 

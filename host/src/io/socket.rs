@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::channel::{Channel, ClientWriter, Inbound};
-use crate::config::{ChannelSpec, SocketSpec};
+use super::spec::{ChannelSpec, SocketSpec};
 
 /// Why a socket channel could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +195,7 @@ fn via_dir(dir: &Dir, name: &std::ffi::OsStr, full: &Path) -> PathBuf {
     let through_fd = Path::new("/proc/self/fd")
         .join(dir.as_raw_fd().to_string())
         .join(name);
-    if through_fd.as_os_str().len() <= crate::config::MAX_SOCKET_PATH
+    if through_fd.as_os_str().len() <= super::spec::MAX_SOCKET_PATH
         && Path::new("/proc/self/fd").is_dir()
     {
         through_fd

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixStream;
 
 use super::channel::{Channel, ClientWriter};
-use crate::config::{ChannelSpec, ConnectSpec, Direction, FileSpec};
+use super::spec::{ChannelSpec, ConnectSpec, Direction, FileSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {

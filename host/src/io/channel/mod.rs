@@ -1,0 +1,231 @@
+//! The state one declared channel shares between the vats that hold it and the
+//! transport (a socket) that feeds it.
+//!
+//! Inbound data flows through a bounded queue: when it is full the transport
+//! stops reading, so a fast client is slowed down, never dropped. Every wait a
+//! vat can be in (reading, writing, polling) also waits on the channel's close
+//! signal, so closing a channel with calls in flight makes them return
+//! [`ChannelError::Closed`] instead of hanging.
+//!
+//! Output is buffered and flushed when the vat has no more input waiting on
+//! the channel (an echo-style vat then sends a burst of replies in one
+//! syscall), when it is about to wait for input, and in any case within
+//! [`FLUSH_DELAY`], so output never lingers in the buffer.
+//!
+//! A client's session on a socket outlives the end of its input: a client that
+//! shuts down its write side (`nc -N`, `socat`) still gets every reply. The
+//! session's output ends when the vat has read the end of that client's
+//! stream and comes back for more (or lets go of the channel); then what is
+//! buffered is sent within [`CLOSE_GRACE`] and the connection is shut down.
+//! Output a peer does not take within the grace is dropped with a log line,
+//! so ending a session or closing a channel never waits on a peer.
+
+mod inbound;
+mod output;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::spec::{ChannelSpec, Direction, Unit};
+use inbound::InboundQueue;
+pub(crate) use output::ClientWriter;
+pub use stats::ChannelStats;
+use stats::Counters;
+
+/// Why a channel call failed; mirrors the WIT `io-error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    #[error("channel is not readable (direction `out`)")]
+    NotReadable,
+    #[error("channel is not writable (direction `in`)")]
+    NotWritable,
+    #[error("channel is closed")]
+    Closed,
+    #[error("no client is connected")]
+    NoClient,
+    #[error("invalid data: {0}")]
+    InvalidData(String),
+    #[error("line longer than {0} bytes")]
+    TooLong(u32),
+    #[error("a line call on a bytes channel, or a bytes call on a line channel")]
+    WrongUnit,
+}
+
+/// The longest a written line waits in the buffer before it is flushed.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(1);
+
+/// How long output may take to reach a peer once its session or channel
+/// ends. What the peer has not taken by then is dropped (and logged), so a
+/// peer that stops reading cannot hold up a terminate.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What the transport hands the vat side, in arrival order.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Line(String),
+    /// A chunk of a `bytes` channel's stream.
+    Bytes(Vec<u8>),
+    InvalidData(String),
+    TooLong,
+    /// The peer that sent the preceding lines has no more to send. With a
+    /// session, that client's output ends once the vat has moved past this.
+    EndOfStream {
+        session: Option<u64>,
+    },
+    /// No more input will ever come (a file's end, a connection's end):
+    /// every later read returns `Closed`. Never consumed.
+    Finished,
+}
+
+pub struct Channel {
+    name: String,
+    direction: Direction,
+    unit: Unit,
+    max_line: u32,
+    inbound: Mutex<InboundQueue>,
+    output: Mutex<Option<ClientWriter>>,
+    /// The stop signal of the attached writer, reachable without the output
+    /// lock (which a write blocked on the peer holds).
+    writer_stop: std::sync::Mutex<Option<(u64, CancellationToken)>>,
+    closed: CancellationToken,
+    /// Items handed to the queue and not yet read (a peeked one included).
+    unread: AtomicUsize,
+    /// Signalled when a write leaves output in the buffer.
+    unflushed: Notify,
+    /// The last session whose end of stream the vat has read and moved past.
+    sessions_done: watch::Sender<u64>,
+    /// Vat handles to this channel.
+    holders: AtomicUsize,
+    /// Fired when the last vat handle to this channel is dropped.
+    abandoned: CancellationToken,
+    stats: Counters,
+}
+
+impl Channel {
+    /// A new open channel and the sender its transport feeds it with.
+    pub(crate) fn new(spec: &ChannelSpec) -> (Arc<Self>, mpsc::Sender<Inbound>) {
+        let capacity = usize::try_from(spec.queue).unwrap_or(1).max(1);
+        let (sender, receiver) = mpsc::channel(capacity);
+        let channel = Arc::new(Self {
+            name: spec.name.clone(),
+            direction: spec.direction,
+            unit: spec.unit,
+            max_line: spec.max_line,
+            inbound: Mutex::new(InboundQueue {
+                receiver,
+                peeked: None,
+                ending: None,
+            }),
+            output: Mutex::new(None),
+            writer_stop: std::sync::Mutex::new(None),
+            closed: CancellationToken::new(),
+            unread: AtomicUsize::new(0),
+            unflushed: Notify::new(),
+            sessions_done: watch::Sender::new(0),
+            holders: AtomicUsize::new(0),
+            abandoned: CancellationToken::new(),
+            stats: Counters::default(),
+        });
+        (channel, sender)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    pub fn unit(&self) -> Unit {
+        self.unit
+    }
+
+    pub fn max_line(&self) -> u32 {
+        self.max_line
+    }
+
+    /// A vat now holds a handle to this channel.
+    pub(crate) fn held(&self) {
+        self.holders.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A vat dropped its handle; when none is left, the channel's client
+    /// sessions end (no vat will read or write for them any more).
+    pub(crate) fn let_go(&self) {
+        if self.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.abandoned.cancel();
+        }
+    }
+
+    /// How many handles to this channel exist: in vats, in messages in flight.
+    pub(crate) fn holders(&self) -> usize {
+        self.holders.load(Ordering::Acquire)
+    }
+
+    /// Resolves once every vat handle to this channel has been dropped.
+    pub(crate) async fn abandoned(&self) {
+        self.abandoned.cancelled().await;
+    }
+
+    /// Closes the channel: every pending and later call returns `Closed`.
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
+    /// After close: sends what the vats wrote within [`CLOSE_GRACE`], lets
+    /// go of the peer's connection and of any input no vat will read. The
+    /// channel's statistics remain readable.
+    pub(crate) async fn release(&self) {
+        self.end_output(None).await;
+        let mut queue = self.inbound.lock().await;
+        queue.peeked = None;
+        while queue.receiver.try_recv().is_ok() {}
+        self.stats.client_connected.store(false, Ordering::Relaxed);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    pub(crate) fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Resolves once the vat has read the end of `session`'s stream and
+    /// moved on (read again, or waited for input).
+    pub(crate) async fn session_done(&self, session: u64) {
+        let mut done = self.sessions_done.subscribe();
+        let _ = done.wait_for(|done| *done >= session).await;
+    }
+
+    async fn until_closed<T>(&self, work: impl Future<Output = T>) -> Result<T, ChannelError> {
+        if self.closed.is_cancelled() {
+            return Err(ChannelError::Closed);
+        }
+        // The work first: work that completes at once never registers with
+        // the close token (which costs a lock), only work that waits.
+        tokio::select! {
+            biased;
+            result = work => Ok(result),
+            () = self.closed.cancelled() => Err(ChannelError::Closed),
+        }
+    }
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("name", &self.name)
+            .field("direction", &self.direction)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,136 @@
+use std::time::Duration;
+
+use super::*;
+use crate::io::spec::{ChannelKind, SocketSpec};
+
+fn spec(direction: Direction) -> ChannelSpec {
+    ChannelSpec {
+        name: "test".to_owned(),
+        direction,
+        unit: Unit::Line,
+        max_line: 1024,
+        queue: 2,
+        kind: ChannelKind::Socket(SocketSpec {
+            path: "/unused".into(),
+            mode: 0o600,
+        }),
+    }
+}
+
+/// Fails the test instead of hanging when `work` does not finish.
+async fn soon<T>(work: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .expect("finished in time")
+}
+
+#[tokio::test]
+async fn close_ends_a_pending_read_with_closed() {
+    let (channel, _sender) = Channel::new(&spec(Direction::InOut));
+    let reader = tokio::spawn({
+        let channel = channel.clone();
+        async move { channel.read().await }
+    });
+    tokio::task::yield_now().await;
+    channel.close();
+    assert_eq!(
+        soon(reader).await.expect("no panic"),
+        Err(ChannelError::Closed)
+    );
+    assert_eq!(channel.read().await, Err(ChannelError::Closed));
+}
+
+#[tokio::test]
+async fn close_ends_a_write_blocked_on_a_client_that_does_not_read() {
+    let (channel, _sender) = Channel::new(&spec(Direction::Out));
+    let (ours, _theirs) = tokio::net::UnixStream::pair().expect("socket pair");
+    channel
+        .attach_client(ClientWriter::new(1, Box::new(ours)))
+        .await;
+    // Far more than the socket buffers hold: this write cannot finish.
+    let line = "x".repeat(16 * 1024 * 1024);
+    let writer = tokio::spawn({
+        let channel = channel.clone();
+        async move { channel.write(&line).await }
+    });
+    // Once bytes arrive the write is under way, and it is blocked: the
+    // peer reads nothing.
+    soon(async {
+        while rustix::io::ioctl_fionread(&_theirs).unwrap_or(0) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    channel.close();
+    assert_eq!(
+        soon(writer).await.expect("no panic"),
+        Err(ChannelError::Closed)
+    );
+}
+
+#[tokio::test]
+async fn output_held_back_for_pending_input_is_flushed_soon_anyway() {
+    use tokio::io::AsyncReadExt;
+    let (channel, sender) = Channel::new(&spec(Direction::InOut));
+    let (ours, mut theirs) = tokio::net::UnixStream::pair().expect("socket pair");
+    channel
+        .attach_client(ClientWriter::new(1, Box::new(ours)))
+        .await;
+    let flusher = tokio::spawn({
+        let channel = channel.clone();
+        async move { channel.flush_lagging_output().await }
+    });
+    // Input the vat has not read yet: the reply is held back...
+    assert!(
+        channel
+            .deliver(&sender, Inbound::Line("unread".to_owned()))
+            .await
+    );
+    channel.write("reply").await.expect("write");
+    // ...but reaches the client without the vat doing anything more.
+    let mut received = [0u8; 6];
+    soon(theirs.read_exact(&mut received)).await.expect("read");
+    assert_eq!(&received, b"reply\n");
+    channel.close();
+    soon(flusher).await.expect("flusher ends on close");
+}
+
+#[tokio::test]
+async fn close_wakes_a_pending_readiness_wait() {
+    let (channel, _sender) = Channel::new(&spec(Direction::In));
+    let waiter = tokio::spawn({
+        let channel = channel.clone();
+        async move { channel.readable().await }
+    });
+    tokio::task::yield_now().await;
+    channel.close();
+    soon(waiter).await.expect("no panic");
+}
+
+#[tokio::test]
+async fn readiness_does_not_consume_the_line() {
+    let (channel, sender) = Channel::new(&spec(Direction::InOut));
+    sender
+        .send(Inbound::Line("one".to_owned()))
+        .await
+        .expect("send");
+    soon(channel.readable()).await;
+    soon(channel.readable()).await;
+    assert_eq!(channel.read().await, Ok(Some("one".to_owned())));
+}
+
+#[tokio::test]
+async fn direction_and_newlines_are_checked_before_anything_else() {
+    let (out, _) = Channel::new(&spec(Direction::Out));
+    assert_eq!(out.read().await, Err(ChannelError::NotReadable));
+    // An unreadable channel is "ready": `read` returns at once.
+    soon(out.readable()).await;
+    let (input, _) = Channel::new(&spec(Direction::In));
+    assert_eq!(input.write("x").await, Err(ChannelError::NotWritable));
+    let (both, _) = Channel::new(&spec(Direction::InOut));
+    assert!(matches!(
+        both.write("a\nb").await,
+        Err(ChannelError::InvalidData(_))
+    ));
+    assert_eq!(both.write("a").await, Err(ChannelError::NoClient));
+}
