@@ -271,7 +271,7 @@ fn status_shows_each_inbox_and_terminate_does_not_wait_on_pending_messages() {
         "{output}"
     );
     assert!(
-        output.contains("vat b: running, inbox 0, store 0 bytes, wasm "),
+        output.contains("vat b: running, inbox 0, store 0 bytes, cpu "),
         "{output}"
     );
 

@@ -163,7 +163,7 @@ fn metrics_are_served_over_http_and_match_the_traffic() {
     assert_eq!(channel("vathost_channel_clients"), 1.0);
     assert_eq!(channel("vathost_channel_clients_served_total"), 1.0);
     assert!(vat("s1", "vathost_vat_memory_bytes") >= 64.0 * 1024.0);
-    assert!(vat("s1", "vathost_vat_wasm_seconds_total") > 0.0);
+    assert!(vat("s1", "vathost_vat_cpu_seconds_total") > 0.0);
     assert_eq!(vat("s1", "vathost_vat_traps_total"), 0.0);
     assert_eq!(vat("s2", "vathost_vat_traps_total"), 1.0);
     assert_eq!(vat("s2", "vathost_vat_restarts_total"), 1.0);

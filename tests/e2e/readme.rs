@@ -271,7 +271,7 @@ fn the_readme_daemon_block_works_as_written_with_the_default_home() {
     assert!(said("vathost list").contains("running"));
     assert!(said("vathost status s1").contains("channel repl (inout) /tmp/vathost-echo.sock"));
     assert!(said("vathost status s1").contains("vat main: running, inbox 0"));
-    assert!(said("vathost status s1").contains(", wasm "));
+    assert!(said("vathost status s1").contains(", cpu "));
     assert!(said("vathost terminate s1").contains("main: stopped"));
     assert!(said("vathost stop").contains("daemon stopped"));
     let (mut child, _) = follower.expect("the block follows the logs");

@@ -33,7 +33,7 @@ pub struct DaemonArgs {
     #[arg(long)]
     foreground: bool,
     /// Serve Prometheus metrics on this address (`GET /metrics`): each
-    /// vat's state, time in wasm, memory, traps, restarts and inbox depth,
+    /// vat's state, CPU time, memory, traps, restarts and inbox depth,
     /// each channel's lines, bytes and clients. Off unless given.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,

@@ -4,8 +4,8 @@ use vathost::kernel::SubclusterId;
 
 use super::home::HomeArgs;
 
-/// Shows each subcluster's vats and channels: each vat's state, its time in
-/// wasm and memory, the messages waiting in its inbox (with the oldest
+/// Shows each subcluster's vats and channels: each vat's state, its CPU time
+/// and memory, the messages waiting in its inbox (with the oldest
 /// one's age), its traps, restarts and upgrades; each channel's
 /// socket path, whether a client is connected, and lines and bytes in and out.
 ///
@@ -49,8 +49,8 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 .map(|ms| format!(" (oldest {ms} ms)"))
                 .unwrap_or_default();
             let inbox = format!(
-                ", inbox {}{oldest}, store {} bytes, wasm {:.1} ms, memory {} bytes",
-                vat.inbox.depth, vat.store_bytes, vat.wasm_ms, vat.memory_bytes
+                ", inbox {}{oldest}, store {} bytes, cpu {:.1} ms, memory {} bytes",
+                vat.inbox.depth, vat.store_bytes, vat.cpu_ms, vat.memory_bytes
             );
             let traps = if vat.traps > 0 {
                 format!(", traps {}", vat.traps)

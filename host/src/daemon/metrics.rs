@@ -92,10 +92,10 @@ pub fn encode(subclusters: &[SubclusterStatus]) -> String {
         "vat_state",
         "1 for the state each vat is in, 0 for the others",
     );
-    let wasm_seconds: Family<VatLabels, Counter<f64, AtomicU64>> = family(
+    let cpu_seconds: Family<VatLabels, Counter<f64, AtomicU64>> = family(
         &mut registry,
-        "vat_wasm_seconds",
-        "Time each vat has spent running wasm, over all its instances",
+        "vat_cpu_seconds",
+        "CPU time each vat used (its wasm and the host work of its calls), over all its instances",
     );
     let memory: Gauges<VatLabels> = family(
         &mut registry,
@@ -198,9 +198,9 @@ pub fn encode(subclusters: &[SubclusterStatus]) -> String {
                     })
                     .set(i64::from(vat.state == state));
             }
-            wasm_seconds
+            cpu_seconds
                 .get_or_create(&labels)
-                .inc_by(vat.wasm_ms / 1000.0);
+                .inc_by(vat.cpu_ms / 1000.0);
             memory.get_or_create(&labels).set(gauge(vat.memory_bytes));
             traps.get_or_create(&labels).inc_by(u64::from(vat.traps));
             restarts

@@ -226,10 +226,10 @@ impl SubclusterInfo {
                     last_failure: history.get(name).and_then(|vat| vat.last_failure.clone()),
                     store_bytes: self.database.usage(&VatKey::new(self.id, name)),
                     traps: history.get(name).map_or(0, |vat| vat.traps),
-                    wasm_ms: self
+                    cpu_ms: self
                         .usages
                         .get(index)
-                        .map_or(0.0, |usage| usage.wasm_time().as_secs_f64() * 1000.0),
+                        .map_or(0.0, |usage| usage.cpu_time().as_secs_f64() * 1000.0),
                     memory_bytes: match end {
                         None => self
                             .usages
@@ -298,9 +298,10 @@ pub struct VatStatus {
     /// Failures that were traps, restarted or not.
     #[serde(default)]
     pub traps: u32,
-    /// Time spent running wasm, in milliseconds, over all its instances.
+    /// CPU time the vat used (its wasm and the host work of its calls, not
+    /// its waits), in milliseconds, over all its instances.
     #[serde(default)]
-    pub wasm_ms: f64,
+    pub cpu_ms: f64,
     /// Linear memory of its running instance, in bytes (0 once it ended).
     #[serde(default)]
     pub memory_bytes: u64,

@@ -1,8 +1,8 @@
 //! Enforcing a vat's limits: memory and tables through the store limiter,
 //! CPU through a meter of the time the vat spends running wasm.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use wasmtime::{CallHook, ResourceLimiter, Store, UpdateDeadline};
 
@@ -98,48 +98,87 @@ fn grow(used: &mut usize, limit: usize, current: usize, desired: usize) -> bool 
     true
 }
 
-/// Makes running wasm yield to the executor at every epoch tick, meters
-/// the vat's time in wasm into `usage`, and with a CPU budget, traps the
-/// vat once this instance's time in wasm exceeds the budget. `activity`
-/// learns of every move between wasm and the host.
+/// Makes running wasm yield to the executor at every epoch tick, and with a
+/// CPU budget, traps the vat once its time in wasm exceeds the budget.
+/// `activity` learns of every move between wasm and the host.
 pub(super) fn enforce_cpu(
     store: &mut Store<VatState>,
     budget: Option<Duration>,
     activity: Arc<super::VatActivity>,
-    usage: Arc<VatUsage>,
 ) {
-    let hook_usage = usage.clone();
+    let meter = budget.map(|_| CpuMeter::default());
+    let hook_meter = meter.clone();
     store.call_hook(move |_, hook| {
         match hook {
             CallHook::CallingWasm | CallHook::ReturningFromHost => {
                 activity.back_in_wasm();
-                hook_usage.enter_wasm();
+                if let Some(meter) = &hook_meter {
+                    meter.start();
+                }
             }
             CallHook::CallingHost | CallHook::ReturningFromWasm => {
                 activity.calling_host();
-                hook_usage.leave_wasm();
+                if let Some(meter) = &hook_meter {
+                    meter.stop();
+                }
             }
         }
         Ok(())
     });
-    // The budget is this instance's: a restarted vat starts afresh.
-    let spent_before = usage.wasm_time();
+    let (Some(budget), Some(meter)) = (budget, meter) else {
+        store.epoch_deadline_async_yield_and_update(1);
+        return;
+    };
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if let Some(budget) = budget
-            && usage.wasm_time().saturating_sub(spent_before) > budget
-        {
+        if meter.used() > budget {
             return Err(wasmtime::Error::new(CpuBudgetExceeded { budget }));
         }
-        let usage = usage.clone();
+        let meter = meter.clone();
         // Time spent yielded, while other tasks run, is not this vat's.
         Ok(UpdateDeadline::YieldCustom(
             1,
             Box::pin(async move {
-                usage.leave_wasm();
+                meter.stop();
                 tokio::task::yield_now().await;
-                usage.enter_wasm();
+                meter.start();
             }),
         ))
     });
+}
+
+/// Time spent running wasm: started when control enters wasm, stopped when
+/// it leaves for the host or yields.
+#[derive(Clone, Default)]
+struct CpuMeter(Arc<Mutex<Meter>>);
+
+#[derive(Default)]
+struct Meter {
+    used: Duration,
+    running_since: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn meter(&self) -> std::sync::MutexGuard<'_, Meter> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn start(&self) {
+        self.meter().running_since = Some(Instant::now());
+    }
+
+    fn stop(&self) {
+        let mut meter = self.meter();
+        if let Some(since) = meter.running_since.take() {
+            meter.used += since.elapsed();
+        }
+    }
+
+    fn used(&self) -> Duration {
+        let meter = self.meter();
+        meter.used
+            + meter
+                .running_since
+                .map_or(Duration::ZERO, |since| since.elapsed())
+    }
 }
