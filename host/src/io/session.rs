@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::unix::OwnedReadHalf;
-use tokio::sync::mpsc;
 
-use super::channel::{Channel, Inbound};
+use super::channel::{Channel, Inbound, InboundSender};
 use super::framing::{Frame, LineFramer};
 use super::spec::Unit;
 
@@ -20,7 +19,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// none.
 pub(crate) async fn pump(
     channel: &Arc<Channel>,
-    inbound: &mpsc::Sender<Inbound>,
+    inbound: &InboundSender,
     mut reader: impl AsyncRead + Unpin,
     session: Option<u64>,
 ) {
@@ -48,18 +47,17 @@ pub(crate) async fn pump(
         }
         if !lines {
             if !channel
-                .deliver(inbound, Inbound::Bytes(buffer[..count].to_vec()))
+                .deliver(inbound, vec![Inbound::Bytes(buffer[..count].to_vec())])
                 .await
             {
                 break 'stream;
             }
             continue;
         }
-        framer.push(&buffer[..count], |frame| frames.push(frame));
-        for frame in frames.drain(..) {
-            if !channel.deliver(inbound, frame.into()).await {
-                break 'stream;
-            }
+        // What one read framed goes to the vat as one block.
+        framer.push(&buffer[..count], |frame| frames.push(Inbound::from(frame)));
+        if !frames.is_empty() && !channel.deliver(inbound, std::mem::take(&mut frames)).await {
+            break 'stream;
         }
     }
     if readable {
@@ -68,11 +66,11 @@ pub(crate) async fn pump(
         } else {
             None
         };
-        for item in last.into_iter().chain([Inbound::EndOfStream { session }]) {
-            if !channel.deliver(inbound, item).await {
-                break;
-            }
-        }
+        let end = last
+            .into_iter()
+            .chain([Inbound::EndOfStream { session }])
+            .collect();
+        channel.deliver(inbound, end).await;
     }
 }
 
@@ -89,7 +87,7 @@ pub(crate) async fn pump(
 /// the channel free.
 pub(crate) async fn serve_client(
     channel: &Arc<Channel>,
-    inbound: &mpsc::Sender<Inbound>,
+    inbound: &InboundSender,
     mut reader: OwnedReadHalf,
     session: u64,
     only_client: bool,

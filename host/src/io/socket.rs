@@ -20,10 +20,9 @@ use std::time::Duration;
 
 use cap_std::fs::{Dir, FileTypeExt, MetadataExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::channel::{Channel, ClientWriter, Inbound};
+use super::channel::{Channel, ClientWriter, InboundSender};
 use super::spec::{ChannelSpec, SocketSpec};
 
 /// Why a socket channel could not be created.
@@ -221,11 +220,7 @@ fn listen_with_mode(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
     UnixListener::from_std(std::os::unix::net::UnixListener::from(socket))
 }
 
-async fn accept_clients(
-    listener: UnixListener,
-    channel: Arc<Channel>,
-    inbound: mpsc::Sender<Inbound>,
-) {
+async fn accept_clients(listener: UnixListener, channel: Arc<Channel>, inbound: InboundSender) {
     let busy = Arc::new(AtomicBool::new(false));
     let next_client = AtomicU64::new(1);
     let mut sessions = JoinSet::new();
@@ -281,7 +276,7 @@ fn reject_busy(channel: &Channel, stream: &UnixStream) {
 
 async fn serve_client(
     channel: Arc<Channel>,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: InboundSender,
     stream: UnixStream,
     id: u64,
     busy: Arc<AtomicBool>,

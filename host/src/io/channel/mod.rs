@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::spec::{ChannelSpec, Direction, Unit};
 use inbound::InboundQueue;
+pub(crate) use inbound::InboundSender;
 pub(crate) use output::ClientWriter;
 pub use stats::ChannelStats;
 use stats::Counters;
@@ -90,12 +91,17 @@ pub struct Channel {
     unit: Unit,
     max_line: u32,
     inbound: Mutex<InboundQueue>,
+    /// Items the transport may still queue: the channel's `queue` less what
+    /// waits unread (whole blocks: a block's room returns once it is read).
+    inbound_room: tokio::sync::Semaphore,
+    /// The most items one block may hold: the `queue` itself.
+    queue_room: usize,
     output: Mutex<Option<ClientWriter>>,
     /// The stop signal of the attached writer, reachable without the output
     /// lock (which a write blocked on the peer holds).
     writer_stop: std::sync::Mutex<Option<(u64, CancellationToken)>>,
     closed: CancellationToken,
-    /// Items handed to the queue and not yet read (a peeked one included).
+    /// Items handed to the queue and not yet read.
     unread: AtomicUsize,
     /// Signalled when a write leaves output in the buffer.
     unflushed: Notify,
@@ -110,19 +116,17 @@ pub struct Channel {
 
 impl Channel {
     /// A new open channel and the sender its transport feeds it with.
-    pub(crate) fn new(spec: &ChannelSpec) -> (Arc<Self>, mpsc::Sender<Inbound>) {
-        let capacity = usize::try_from(spec.queue).unwrap_or(1).max(1);
-        let (sender, receiver) = mpsc::channel(capacity);
+    pub(crate) fn new(spec: &ChannelSpec) -> (Arc<Self>, InboundSender) {
+        let room = usize::try_from(spec.queue).unwrap_or(1).max(1);
+        let (sender, receiver) = mpsc::unbounded_channel();
         let channel = Arc::new(Self {
             name: spec.name.clone(),
             direction: spec.direction,
             unit: spec.unit,
             max_line: spec.max_line,
-            inbound: Mutex::new(InboundQueue {
-                receiver,
-                peeked: None,
-                ending: None,
-            }),
+            inbound: Mutex::new(InboundQueue::new(receiver)),
+            inbound_room: tokio::sync::Semaphore::new(room),
+            queue_room: room,
             output: Mutex::new(None),
             writer_stop: std::sync::Mutex::new(None),
             closed: CancellationToken::new(),
@@ -186,7 +190,7 @@ impl Channel {
     pub(crate) async fn release(&self) {
         self.end_output(None).await;
         let mut queue = self.inbound.lock().await;
-        queue.peeked = None;
+        queue.current.clear();
         while queue.receiver.try_recv().is_ok() {}
         self.stats.client_connected.store(false, Ordering::Relaxed);
     }

@@ -83,7 +83,7 @@ async fn output_held_back_for_pending_input_is_flushed_soon_anyway() {
     // Input the vat has not read yet: the reply is held back...
     assert!(
         channel
-            .deliver(&sender, Inbound::Line("unread".to_owned()))
+            .deliver(&sender, vec![Inbound::Line("unread".to_owned())])
             .await
     );
     channel.write("reply").await.expect("write");
@@ -110,10 +110,11 @@ async fn close_wakes_a_pending_readiness_wait() {
 #[tokio::test]
 async fn readiness_does_not_consume_the_line() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
-    sender
-        .send(Inbound::Line("one".to_owned()))
-        .await
-        .expect("send");
+    assert!(
+        channel
+            .deliver(&sender, vec![Inbound::Line("one".to_owned())])
+            .await
+    );
     soon(channel.readable()).await;
     soon(channel.readable()).await;
     assert_eq!(channel.read().await, Ok(Some("one".to_owned())));
@@ -133,4 +134,33 @@ async fn direction_and_newlines_are_checked_before_anything_else() {
         Err(ChannelError::InvalidData(_))
     ));
     assert_eq!(both.write("a").await, Err(ChannelError::NoClient));
+}
+
+#[tokio::test]
+async fn a_block_is_read_in_order_and_its_room_returns_once_it_is_read() {
+    let (channel, sender) = Channel::new(&spec(Direction::InOut));
+    // `queue` is 2: three lines go as a block of two and a block of one,
+    // the second waiting for room until the first is read.
+    let deliver = tokio::spawn({
+        let channel = channel.clone();
+        async move {
+            channel
+                .deliver(
+                    &sender,
+                    vec![
+                        Inbound::Line("a".to_owned()),
+                        Inbound::Line("b".to_owned()),
+                        Inbound::Line("c".to_owned()),
+                        Inbound::EndOfStream { session: None },
+                    ],
+                )
+                .await
+        }
+    });
+    for expected in ["a", "b", "c"] {
+        assert_eq!(soon(channel.read()).await, Ok(Some(expected.to_owned())));
+    }
+    assert_eq!(soon(channel.read()).await, Ok(None));
+    assert!(soon(deliver).await.expect("no panic"));
+    assert_eq!(channel.stats().lines_in, 3);
 }
