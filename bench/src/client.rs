@@ -71,6 +71,49 @@ impl Client {
         Ok(count as f64 / elapsed.as_secs_f64())
     }
 
+    /// Streams `total` bytes in 64 KiB writes while reading the echo back;
+    /// bytes per second. The echo is checked against what was sent.
+    pub fn byte_throughput(&mut self, total: usize) -> anyhow::Result<f64> {
+        let mut writer = self.writer.try_clone()?;
+        let started = Instant::now();
+        let sender = std::thread::spawn(move || -> std::io::Result<()> {
+            let mut chunk = vec![0u8; 64 * 1024];
+            let mut sent = 0;
+            while sent < total {
+                let size = chunk.len().min(total - sent);
+                for (offset, byte) in chunk[..size].iter_mut().enumerate() {
+                    *byte = stream_byte(sent + offset);
+                }
+                writer.write_all(&chunk[..size])?;
+                sent += size;
+            }
+            Ok(())
+        });
+        let mut received = 0;
+        let mut buffer = vec![0u8; 64 * 1024];
+        while received < total {
+            let want = buffer.len().min(total - received);
+            let read = std::io::Read::read(&mut self.reader, &mut buffer[..want])?;
+            ensure!(
+                read > 0,
+                "the server closed after {received} of {total} bytes"
+            );
+            for (offset, &byte) in buffer[..read].iter().enumerate() {
+                ensure!(
+                    byte == stream_byte(received + offset),
+                    "byte {} differs",
+                    received + offset
+                );
+            }
+            received += read;
+        }
+        let elapsed = started.elapsed();
+        sender
+            .join()
+            .map_err(|_| anyhow::anyhow!("sender thread panicked"))??;
+        Ok(total as f64 / elapsed.as_secs_f64())
+    }
+
     /// One line out, its echo back, `count` times.
     pub fn round_trips(&mut self, count: usize) -> anyhow::Result<Percentiles> {
         let mut samples = Vec::with_capacity(count);
@@ -90,6 +133,11 @@ impl Client {
             p99: at(0.99),
         })
     }
+}
+
+/// Byte `index` of a byte-stream run: a pattern no shift or drop preserves.
+fn stream_byte(index: usize) -> u8 {
+    (index % 251) as u8
 }
 
 /// Line `index` of a throughput run: 64 bytes with its newline.

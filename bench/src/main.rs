@@ -2,7 +2,8 @@
 //! by side in one run and prints a table of medians and ratios.
 //!
 //! `vathost-bench native-echo SOCKET [--flush-per-batch | --flush-per-line]`
-//! is a baseline server itself, run as its own process like vathost.
+//! and `vathost-bench native-echo-bytes SOCKET` are the baseline servers
+//! themselves, each run as its own process like vathost.
 
 mod client;
 mod messaging;
@@ -21,6 +22,8 @@ use report::{Row, Table};
 /// How much work each measurement does.
 struct Scale {
     lines: usize,
+    /// Bytes streamed through each byte-echo run.
+    stream_bytes: usize,
     throughput_runs: usize,
     pings: usize,
     launches: usize,
@@ -35,6 +38,7 @@ struct Scale {
 
 const FULL: Scale = Scale {
     lines: 200_000,
+    stream_bytes: 256 * 1024 * 1024,
     throughput_runs: 5,
     pings: 20_000,
     launches: 50,
@@ -47,6 +51,7 @@ const FULL: Scale = Scale {
 
 const QUICK: Scale = Scale {
     lines: 20_000,
+    stream_bytes: 8 * 1024 * 1024,
     throughput_runs: 3,
     pings: 1_000,
     launches: 5,
@@ -65,6 +70,9 @@ fn main() -> anyhow::Result<()> {
                 .context("native-echo SOCKET [--flush-per-batch | --flush-per-line]")?,
             native::Flush::from_flag(args.get(2).map(String::as_str))?,
         ),
+        Some("native-echo-bytes") => {
+            native::serve_bytes(args.get(1).context("native-echo-bytes SOCKET")?)
+        }
         Some("--quick") => run(&QUICK, "quick"),
         None => run(&FULL, "full"),
         Some(other) => anyhow::bail!("unknown argument {other}; usage: vathost-bench [--quick]"),
@@ -120,6 +128,25 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
     }
     drop((vathost_client, native_client, per_line_client));
     drop((vathost, native, per_line));
+
+    let vathost_bytes = servers::Server::vathost_bytes(scratch.path())?;
+    let native_bytes = servers::Server::native_bytes(scratch.path())?;
+    let mut ours_client = client::Client::connect(vathost_bytes.socket())?;
+    let mut theirs_client = client::Client::connect(native_bytes.socket())?;
+    let ours = median(
+        (0..scale.throughput_runs).map(|_| ours_client.byte_throughput(scale.stream_bytes)),
+    )?;
+    let theirs = median(
+        (0..scale.throughput_runs).map(|_| theirs_client.byte_throughput(scale.stream_bytes)),
+    )?;
+    table.push(Row::compared(
+        "byte-stream echo (MB/s)",
+        ours / 1e6,
+        theirs / 1e6,
+        ">= 0.5x native",
+    ));
+    drop((ours_client, theirs_client));
+    drop((vathost_bytes, native_bytes));
 
     let ours = messaging::vats(scratch.path(), scale.message_rounds, scale.message_pings)?;
     let theirs = messaging::native(scale.message_rounds, scale.message_pings)?;

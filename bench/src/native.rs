@@ -7,6 +7,9 @@
 //!   read is echoed with one write, as vathost's channels flush when their
 //!   input drains.
 //! - [`Flush::PerLine`]: a write per line, the naive server.
+//!
+//! [`serve_bytes`] is the byte-stream baseline: what one read got is
+//! written back with one write, as the echo vat does on a `bytes` channel.
 
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -52,6 +55,32 @@ pub fn serve(socket: &str, flush: Flush) -> anyhow::Result<()> {
             };
             if let Err(error) = served {
                 eprintln!("native echo: {error}");
+            }
+        }
+    })
+}
+
+/// The byte-stream echo: one client at a time, each read's bytes written
+/// back whole before the next read.
+pub fn serve_bytes(socket: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = UnixListener::bind(socket).with_context(|| format!("bind {socket}"))?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let (mut reader, mut writer) = stream.into_split();
+            let mut buffer = vec![0u8; 64 * 1024];
+            loop {
+                match reader.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => {
+                        if writer.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
             }
         }
     })

@@ -44,13 +44,23 @@ pub fn vathost_binary() -> anyhow::Result<PathBuf> {
 }
 
 impl Server {
+    /// The echo vat serving lines.
     pub fn vathost(dir: &Path) -> anyhow::Result<Self> {
-        let socket = dir.join("vathost.sock");
-        let config = dir.join("echo.json");
+        Self::echo_vat(dir, "line")
+    }
+
+    /// The same echo vat on a `bytes` channel.
+    pub fn vathost_bytes(dir: &Path) -> anyhow::Result<Self> {
+        Self::echo_vat(dir, "bytes")
+    }
+
+    fn echo_vat(dir: &Path, unit: &str) -> anyhow::Result<Self> {
+        let socket = dir.join(format!("vathost-{unit}.sock"));
+        let config = dir.join(format!("echo-{unit}.json"));
         let json = serde_json::json!({
             "bootstrap": "main",
             "vats": { "main": { "component": echo_component()? } },
-            "io": { "repl": { "type": "socket", "path": socket } },
+            "io": { "repl": { "type": "socket", "path": socket, "unit": unit } },
         });
         std::fs::write(&config, serde_json::to_vec(&json)?)?;
         let child = Command::new(vathost_binary()?)
@@ -73,6 +83,16 @@ impl Server {
             .arg(flush.flag())
             .spawn()
             .context("start the native server")?;
+        Ok(Self { child, socket })
+    }
+
+    pub fn native_bytes(dir: &Path) -> anyhow::Result<Self> {
+        let socket = dir.join("native-bytes.sock");
+        let child = Command::new(std::env::current_exe()?)
+            .arg("native-echo-bytes")
+            .arg(&socket)
+            .spawn()
+            .context("start the native byte server")?;
         Ok(Self { child, socket })
     }
 

@@ -277,3 +277,40 @@ fn a_wait_on_several_channels_wakes_for_exactly_the_ready_ones() {
     woken.sort();
     assert_eq!(woken, ["a", "c"]);
 }
+
+/// The echo vat on a `bytes` channel: any bytes (no newlines, not UTF-8)
+/// come back exactly, client after client.
+#[test]
+fn the_echo_vat_echoes_a_byte_stream_exactly_client_after_client() {
+    let scratch = Scratch::new();
+    let socket = scratch.path("bytes.sock");
+    let config = crate::harness::single_vat_config(
+        &vat("echo"),
+        json!({ "repl": { "type": "socket", "path": socket, "unit": "bytes" } }),
+    );
+    let host = Host::run(&[&scratch.config("bytes", config)]);
+    let sent: Vec<u8> = (0..300_000u32).map(|index| (index % 251) as u8).collect();
+    for _client in 0..2 {
+        let client = Client::connect(&socket);
+        let mut writer = client.writer();
+        let to_send = sent.clone();
+        let sender = std::thread::spawn(move || {
+            writer.write_all(&to_send).unwrap();
+            writer.shutdown(std::net::Shutdown::Write).unwrap();
+        });
+        let mut received = Vec::new();
+        let mut reader = client.writer();
+        reader
+            .set_read_timeout(Some(crate::harness::PATIENCE))
+            .unwrap();
+        std::io::Read::read_to_end(&mut reader, &mut received).unwrap();
+        sender.join().unwrap();
+        assert!(
+            received == sent,
+            "{} of {} bytes came back",
+            received.len(),
+            sent.len()
+        );
+    }
+    drop(host);
+}
