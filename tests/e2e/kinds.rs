@@ -252,9 +252,11 @@ fn binary_streams_round_trip_over_sockets() {
 #[test]
 fn line_calls_on_a_bytes_channel_are_wrong_unit() {
     let scratch = Scratch::new();
+    // `shout` reads lines whatever its channel carries (the echo vat
+    // would echo bytes).
     let config = json!({
         "bootstrap": "main",
-        "vats": { "main": { "component": vat("echo") } },
+        "vats": { "main": { "component": vat("shout") } },
         "io": { "raw": { "type": "socket", "path": scratch.path("raw.sock"), "unit": "bytes" } },
     });
     let exited = Host::run(&[&scratch.config("wrong", config)]).wait();
