@@ -42,20 +42,10 @@ impl Flush {
 const MAX_LINE: usize = 64 * 1024;
 
 pub fn serve(socket: &str, flush: Flush) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = UnixListener::bind(socket).with_context(|| format!("bind {socket}"))?;
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let served = match flush {
-                Flush::PerBatch => echo_per_batch(stream).await,
-                Flush::PerLine => echo_per_line(stream).await,
-            };
-            if let Err(error) = served {
-                eprintln!("native echo: {error}");
-            }
+    serve_each(socket, |stream| async move {
+        match flush {
+            Flush::PerBatch => echo_per_batch(stream).await,
+            Flush::PerLine => echo_per_line(stream).await,
         }
     })
 }
@@ -63,6 +53,15 @@ pub fn serve(socket: &str, flush: Flush) -> anyhow::Result<()> {
 /// The byte-stream echo: one client at a time, each read's bytes written
 /// back whole before the next read.
 pub fn serve_bytes(socket: &str) -> anyhow::Result<()> {
+    serve_each(socket, echo_bytes)
+}
+
+/// Serves one client at a time with `echo` on a current-thread runtime.
+fn serve_each<Echo, Served>(socket: &str, echo: Echo) -> anyhow::Result<()>
+where
+    Echo: Fn(tokio::net::UnixStream) -> Served,
+    Served: std::future::Future<Output = anyhow::Result<()>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -70,20 +69,23 @@ pub fn serve_bytes(socket: &str) -> anyhow::Result<()> {
         let listener = UnixListener::bind(socket).with_context(|| format!("bind {socket}"))?;
         loop {
             let (stream, _) = listener.accept().await?;
-            let (mut reader, mut writer) = stream.into_split();
-            let mut buffer = vec![0u8; 64 * 1024];
-            loop {
-                match reader.read(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(read) => {
-                        if writer.write_all(&buffer[..read]).await.is_err() {
-                            break;
-                        }
-                    }
-                }
+            if let Err(error) = echo(stream).await {
+                eprintln!("native echo: {error}");
             }
         }
     })
+}
+
+async fn echo_bytes(stream: tokio::net::UnixStream) -> anyhow::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = reader.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        writer.write_all(&buffer[..read]).await?;
+    }
 }
 
 /// Reads what the socket has, echoes every complete (valid UTF-8) line in

@@ -97,11 +97,21 @@ pub fn echo_config(scratch: &Scratch, name: &str, socket: &Path) -> PathBuf {
 
 /// Runs `vathost` to completion: its exit code and its stdout and stderr together.
 pub fn vathost_output(args: &[&str], envs: &[(&str, &Path)]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
-        .args(args)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run vathost");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vathost"));
+    command.args(args).envs(envs.iter().copied());
+    command_output(command)
+}
+
+/// Runs `vathost ARGS` to completion in the directory `dir`, as a user
+/// there would.
+pub fn vathost_output_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vathost"));
+    command.args(args).current_dir(dir);
+    command_output(command)
+}
+
+fn command_output(mut command: Command) -> (Option<i32>, String) {
+    let output = command.output().expect("run vathost");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

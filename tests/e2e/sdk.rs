@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::harness::{Client, Host, Scratch, single_vat_config};
+use crate::harness::{Client, Host, Scratch, single_vat_config, vathost_output_in};
 
 /// Cargo as a vat author runs it: in their crate, its output in their
 /// crate's `target/`.
@@ -123,7 +123,7 @@ vat_sdk::entry!(shout);
 #[test]
 fn new_refuses_an_existing_directory_a_bad_name_and_a_missing_sdk() {
     let scratch = Scratch::new();
-    let (code, output) = vathost_in(scratch.path(""), &["new", "hello-vat"]);
+    let (code, output) = vathost_output_in(&scratch.path(""), &["new", "hello-vat"]);
     assert_eq!(code, Some(0), "{output}");
     let manifest = std::fs::read_to_string(scratch.path("hello-vat/Cargo.toml")).unwrap();
     assert!(
@@ -137,32 +137,18 @@ fn new_refuses_an_existing_directory_a_bad_name_and_a_missing_sdk() {
         "{config}"
     );
 
-    let (code, output) = vathost_in(scratch.path(""), &["new", "hello-vat"]);
+    let (code, output) = vathost_output_in(&scratch.path(""), &["new", "hello-vat"]);
     assert_eq!(code, Some(2), "{output}");
     assert!(output.contains("already exists"), "{output}");
-    let (code, output) = vathost_in(scratch.path(""), &["new", "9lives"]);
+    let (code, output) = vathost_output_in(&scratch.path(""), &["new", "9lives"]);
     assert_eq!(code, Some(2), "{output}");
     assert!(output.contains("not a vat name"), "{output}");
-    let (code, output) = vathost_in(
-        scratch.path(""),
+    let (code, output) = vathost_output_in(
+        &scratch.path(""),
         &["new", "other", "--sdk", scratch.path("").to_str().unwrap()],
     );
     assert_eq!(code, Some(2), "{output}");
     assert!(output.contains("no vat-sdk crate"), "{output}");
     assert!(!scratch.path("other").exists());
     assert!(!scratch.path("9lives").exists());
-}
-
-fn vathost_in(dir: std::path::PathBuf, args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_vathost"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run vathost");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
 }
