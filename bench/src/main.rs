@@ -13,6 +13,7 @@ mod servers;
 mod state;
 mod subclusters;
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -73,20 +74,68 @@ fn main() -> anyhow::Result<()> {
         Some("native-echo-bytes") => {
             native::serve_bytes(args.get(1).context("native-echo-bytes SOCKET")?)
         }
-        Some("--quick") => run(&QUICK, "quick"),
-        None => run(&FULL, "full"),
-        Some(other) => anyhow::bail!("unknown argument {other}; usage: vathost-bench [--quick]"),
+        _ => {
+            let mut scale = (&FULL, "full");
+            let mut only = None;
+            let mut args = args.iter().map(String::as_str);
+            while let Some(arg) = args.next() {
+                match arg {
+                    "--quick" => scale = (&QUICK, "quick"),
+                    "--only" => only = Some(args.next().context(USAGE)?),
+                    other => anyhow::bail!("unknown argument {other}; {USAGE}"),
+                }
+            }
+            if let Some(section) = only
+                && !SECTIONS.contains(&section)
+            {
+                anyhow::bail!("no section {section}; {USAGE}");
+            }
+            run(scale.0, scale.1, &|section| {
+                only.is_none_or(|only| only == section)
+            })
+        }
     }
 }
 
-fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
+const USAGE: &str =
+    "usage: vathost-bench [--quick] [--only echo|bytes|messaging|state|launch|density]";
+
+/// The parts of the table, each of which `--only` can run alone.
+const SECTIONS: [&str; 6] = ["echo", "bytes", "messaging", "state", "launch", "density"];
+
+fn run(scale: &Scale, mode: &str, wanted: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
     raise_fd_limit();
     let scratch = tempfile::Builder::new().prefix("vb").tempdir_in("/tmp")?;
+    let scratch = scratch.path();
     let mut table = Table::new(mode);
+    if wanted("echo") {
+        echo(scale, scratch, &mut table)?;
+    }
+    if wanted("bytes") {
+        bytes(scale, scratch, &mut table)?;
+    }
+    if wanted("messaging") {
+        vat_to_vat(scale, scratch, &mut table)?;
+    }
+    if wanted("state") {
+        durable_state(scale, scratch, &mut table)?;
+    }
+    if wanted("launch") {
+        launch(scale, scratch, &mut table)?;
+    }
+    if wanted("density") {
+        density(scale, scratch, &mut table)?;
+    }
+    table.print();
+    Ok(())
+}
 
-    let vathost = servers::Server::vathost(scratch.path())?;
-    let native = servers::Server::native(scratch.path(), native::Flush::PerBatch)?;
-    let per_line = servers::Server::native(scratch.path(), native::Flush::PerLine)?;
+/// Lines through the echo vat against native echo servers: throughput and
+/// round trips.
+fn echo(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let vathost = servers::Server::vathost(scratch)?;
+    let native = servers::Server::native(scratch, native::Flush::PerBatch)?;
+    let per_line = servers::Server::native(scratch, native::Flush::PerLine)?;
     let mut vathost_client = client::Client::connect(vathost.socket())?;
     let mut native_client = client::Client::connect(native.socket())?;
     let mut per_line_client = client::Client::connect(per_line.socket())?;
@@ -126,11 +175,13 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
             target,
         ));
     }
-    drop((vathost_client, native_client, per_line_client));
-    drop((vathost, native, per_line));
+    Ok(())
+}
 
-    let vathost_bytes = servers::Server::vathost_bytes(scratch.path())?;
-    let native_bytes = servers::Server::native_bytes(scratch.path())?;
+/// A byte stream through the echo vat against a native byte echo.
+fn bytes(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let vathost_bytes = servers::Server::vathost_bytes(scratch)?;
+    let native_bytes = servers::Server::native_bytes(scratch)?;
     let mut ours_client = client::Client::connect(vathost_bytes.socket())?;
     let mut theirs_client = client::Client::connect(native_bytes.socket())?;
     let ours = median(
@@ -145,10 +196,12 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         theirs / 1e6,
         ">= 0.5x native",
     ));
-    drop((ours_client, theirs_client));
-    drop((vathost_bytes, native_bytes));
+    Ok(())
+}
 
-    let ours = messaging::vats(scratch.path(), scale.message_rounds, scale.message_pings)?;
+/// Messages between two vats against two native tasks.
+fn vat_to_vat(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let ours = messaging::vats(scratch, scale.message_rounds, scale.message_pings)?;
     let theirs = messaging::native(scale.message_rounds, scale.message_pings)?;
     table.push(Row::compared(
         "vat-to-vat round trips, pipelined (/s)",
@@ -168,16 +221,20 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         micros(theirs.p99),
         "",
     ));
+    Ok(())
+}
 
-    let writes = state::durable_writes(scratch.path(), 10, scale.writes_per_vat)?;
-    let native_writes = state::native_writes(scratch.path(), 10, scale.writes_per_vat)?;
+/// Durable writes against native writers, and restoring subclusters.
+fn durable_state(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let writes = state::durable_writes(scratch, 10, scale.writes_per_vat)?;
+    let native_writes = state::native_writes(scratch, 10, scale.writes_per_vat)?;
     table.push(Row::compared(
         "durable writes, 10 writers at once (/s)",
         writes,
         native_writes,
         ">= 50,000/s",
     ));
-    let restore = state::restore_time(scratch.path(), scale.restored_subclusters)?;
+    let restore = state::restore_time(scratch, scale.restored_subclusters)?;
     table.push(Row::alone(
         &format!(
             "daemon start restoring {} subclusters (ms)",
@@ -186,8 +243,12 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         millis(restore),
         "",
     ));
+    Ok(())
+}
 
-    let launch = subclusters::launch_times(scratch.path(), scale.launches)?;
+/// Launch times, in process and as a whole `vathost check` process.
+fn launch(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let launch = subclusters::launch_times(scratch, scale.launches)?;
     table.push(Row::alone(
         "launch 3 vats, compiling (ms)",
         millis(launch.compiling),
@@ -203,7 +264,7 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         millis(launch.warm),
         "<= 1 ms",
     ));
-    let check = subclusters::process_start(scratch.path())?;
+    let check = subclusters::process_start(scratch)?;
     table.push(Row::alone(
         "`vathost check` process, no cache (ms)",
         millis(check.cold),
@@ -214,8 +275,12 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         millis(check.cached),
         "reuses compiled code",
     ));
+    Ok(())
+}
 
-    let density = subclusters::density(scratch.path(), scale.density_vats)?;
+/// Idle vats one host holds, and what each costs.
+fn density(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let density = subclusters::density(scratch, scale.density_vats)?;
     table.push(Row::alone(
         &format!("idle vats held: {}, RSS per vat (KiB)", density.vats),
         density.rss_per_vat_kib,
@@ -226,8 +291,6 @@ fn run(scale: &Scale, mode: &str) -> anyhow::Result<()> {
         density.maps_per_vat,
         "",
     ));
-
-    table.print();
     Ok(())
 }
 

@@ -1,3 +1,6 @@
+use std::rc::Rc;
+
+use crate::batching::{self, Batched};
 use crate::bindings::vathost::vat::io_channel as wit;
 use crate::bindings::wasi::io::poll;
 use crate::{Error, IoError};
@@ -26,18 +29,24 @@ pub trait Ready {
     fn subscribe(&self) -> Option<poll::Pollable>;
 }
 
-/// A channel granted to this vat. Reads and writes whole lines.
+/// A channel granted to this vat. Reads and writes whole lines, moved to
+/// and from the host in batches (see [`Channel::read_line`] and
+/// [`Channel::write_line`]), or bytes.
 #[derive(Debug)]
 pub struct Channel {
-    inner: wit::Channel,
+    batched: Rc<Batched>,
     name: String,
     direction: Direction,
     unit: Unit,
 }
 
 impl Channel {
-    pub(crate) fn wit(&self) -> &wit::Channel {
-        &self.inner
+    /// The handle, to lend in a message: another vat may read or write the
+    /// channel from now on, so gathered output goes out and unread lines go
+    /// back to the host first.
+    pub(crate) fn lend(&self) -> &wit::Channel {
+        self.batched.settle();
+        &self.batched.inner
     }
 
     pub(crate) fn new(inner: wit::Channel) -> Self {
@@ -52,7 +61,7 @@ impl Channel {
             wit::Unit::Bytes => Unit::Bytes,
         };
         Self {
-            inner,
+            batched: Batched::new(inner),
             name,
             direction,
             unit,
@@ -67,12 +76,13 @@ impl Channel {
     /// client's stream.
     pub fn read_bytes(&self, max: usize) -> Result<Option<Vec<u8>>, IoError> {
         let max = u32::try_from(max).unwrap_or(u32::MAX);
-        self.inner.read_bytes(max).map_err(IoError::from)
+        batching::settle_all();
+        self.batched.inner.read_bytes(max).map_err(IoError::from)
     }
 
     /// Writes all of `data`.
     pub fn write_bytes(&self, data: &[u8]) -> Result<(), IoError> {
-        self.inner.write_bytes(data).map_err(IoError::from)
+        self.batched.inner.write_bytes(data).map_err(IoError::from)
     }
 
     /// The name the config gave this channel.
@@ -89,18 +99,37 @@ impl Channel {
     /// index against the handles it granted this vat.
     #[doc(hidden)]
     pub fn raw_handle(&self) -> u32 {
-        self.inner.handle()
+        self.batched.inner.handle()
     }
 
     /// Waits for the next line. `Ok(None)` marks the end of one client's
     /// stream; the next call waits for the next client.
+    ///
+    /// Lines come from the host in batches: every line waiting when the
+    /// batch is taken, one host call for all of them.
     pub fn read_line(&self) -> Result<Option<String>, IoError> {
-        self.inner.read().map_err(IoError::from)
+        self.batched.read_line()
     }
 
     /// Writes one line (without its newline) to the connected client.
+    ///
+    /// While lines of the batch being read are still unread, the replies
+    /// gather and go to the host together once the batch is read, or the
+    /// vat waits, sends a message, or ends; otherwise the line goes at once.
+    /// An error for gathered lines comes from the next write.
     pub fn write_line(&self, line: &str) -> Result<(), IoError> {
-        self.inner.write(line).map_err(IoError::from)
+        if self.direction == Direction::In {
+            return Err(IoError::NotWritable);
+        }
+        if self.unit == Unit::Bytes {
+            return Err(IoError::WrongUnit);
+        }
+        self.batched.write_line(line)
+    }
+
+    /// Sends gathered lines to the host now (see [`Channel::write_line`]).
+    pub fn flush(&self) -> Result<(), IoError> {
+        self.batched.flush()
     }
 
     /// Writes a line back to whoever sent the last one; a client that has
@@ -172,6 +201,8 @@ pub fn wait_any(items: &[&dyn Ready]) -> Vec<usize> {
     if !ready_now.is_empty() {
         return ready_now;
     }
+    // About to wait: no channel's batch is left half done meanwhile.
+    batching::settle_all();
     let waiting: Vec<&poll::Pollable> = pollables.iter().flatten().collect();
     poll::poll(&waiting)
         .into_iter()
@@ -181,7 +212,11 @@ pub fn wait_any(items: &[&dyn Ready]) -> Vec<usize> {
 
 impl Ready for Channel {
     fn subscribe(&self) -> Option<poll::Pollable> {
-        Some(self.inner.subscribe())
+        // Lines in hand: a read returns at once.
+        if self.batched.has_input() {
+            return None;
+        }
+        Some(self.batched.inner.subscribe())
     }
 }
 
@@ -208,6 +243,7 @@ impl Listener {
 
     /// Waits for the next client; `None` once the listener is closed.
     pub fn accept(&self) -> Option<Channel> {
+        batching::settle_all();
         self.inner.accept().map(Channel::new)
     }
 }
@@ -244,6 +280,7 @@ impl std::io::Write for &Channel {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        // Bytes are never gathered: each write reaches the host.
         Ok(())
     }
 }

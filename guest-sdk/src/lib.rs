@@ -40,6 +40,7 @@
 
 extern crate self as vat_sdk;
 
+mod batching;
 mod channel;
 mod error;
 mod messaging;
@@ -131,6 +132,11 @@ pub fn __call_entry<Args>(vat: Vat, run: impl Entry<Args>) -> core::result::Resu
             })
             .unwrap_or_else(|| "an unknown place".to_owned());
         eprintln!("vat panicked at {place}: {}", message.replace('\n', " "));
+        // What the vat wrote before it panicked still reaches its clients,
+        // and the lines it had not read stay for the next reader.
+        batching::settle_all();
     }));
-    run.enter(vat).map_err(|error| error.to_string())
+    let result = run.enter(vat).map_err(|error| error.to_string());
+    batching::settle_all();
+    result
 }

@@ -49,6 +49,8 @@ impl Ref {
 
     /// Sends a body as is (JSON by convention).
     pub fn send_raw(&self, method: &str, body: &str, caps: &[Cap<'_>]) -> Answer {
+        // The receiver may act at once: what this vat wrote goes first.
+        crate::batching::flush_all();
         let caps: Vec<wit::LentCapability<'_>> = caps.iter().map(Cap::lend).collect();
         Answer(AnswerState::Sent(self.inner.send(method, body, &caps)))
     }
@@ -94,7 +96,7 @@ impl<'a> Cap<'a> {
     fn lend(&self) -> wit::LentCapability<'a> {
         match *self {
             Self::Object(object) => wit::LentCapability::Object(&object.inner),
-            Self::Channel(channel) => wit::LentCapability::Channel(channel.wit()),
+            Self::Channel(channel) => wit::LentCapability::Channel(channel.lend()),
             Self::Listener(listener) => wit::LentCapability::Listener(listener.wit()),
         }
     }
@@ -239,6 +241,7 @@ impl Answer {
     /// Waits until the answer is settled and returns it.
     pub fn wait(self) -> Result<Value, Rejected> {
         if let AnswerState::Sent(answer) = &self.0 {
+            crate::batching::settle_all();
             answer.subscribe().block();
         }
         self.poll()
@@ -301,6 +304,7 @@ impl Inbox {
             if let Some(call) = self.next() {
                 return call;
             }
+            crate::batching::settle_all();
             self.inner.subscribe().block();
         }
     }

@@ -15,5 +15,6 @@ pub mod files;
 pub mod io;
 pub mod kernel;
 pub mod messaging;
+pub mod quiescence;
 pub mod runtime;
 pub mod state;

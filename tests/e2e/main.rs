@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod batching;
 mod channels;
 mod cli;
 mod daemon;

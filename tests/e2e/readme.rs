@@ -351,8 +351,7 @@ fn the_readme_new_vat_block_works_as_written_and_a_rebuild_is_swapped_in() {
     let mut shell = shell.spawn().expect("start bash");
     let group = ProcessGroup(shell.id());
     let mut input = shell.stdin.take().unwrap();
-    // Stdout line by line: the test talks to the vat only once the block's
-    // own client is done (a socket channel serves one client at a time).
+    // Stdout line by line, to see the block's greeting and its end.
     let (lines_sender, lines) = std::sync::mpsc::channel();
     let shell_stdout = shell.stdout.take().unwrap();
     let stdout = std::thread::spawn(move || {
@@ -374,11 +373,18 @@ fn the_readme_new_vat_block_works_as_written_and_a_rebuild_is_swapped_in() {
         }
         writeln!(input, "{line}").unwrap();
     }
+    // The shell runs one command after another: the mark comes once the
+    // block's own client has finished (a socket channel serves one client
+    // at a time).
+    const BLOCK_DONE: &str = "the readme block is done";
+    writeln!(input, "echo '{BLOCK_DONE}'").unwrap();
     let deadline = Instant::now() + BUILD_PATIENCE;
+    let mut greeted = false;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(remaining) {
-            Ok(line) if line == "hello, world" => break,
+            Ok(line) if line == "hello, world" => greeted = true,
+            Ok(line) if line == BLOCK_DONE && greeted => break,
             Ok(_) => {}
             Err(_) => {
                 drop(group);

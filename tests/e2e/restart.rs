@@ -189,6 +189,54 @@ fn an_upgrade_under_a_steady_client_loses_no_line_and_switches_behaviour_once() 
 }
 
 #[test]
+fn an_upgrade_of_a_vat_mid_batch_loses_and_repeats_no_line() {
+    const LINES: usize = 10_000;
+    let daemon = Daemon::start();
+    // Without a restart policy the vat takes its input in batches; it waits
+    // in the host for each durable write, in the middle of its batch.
+    let socket = launch_one(&daemon, &vat("phoenix"), json!({}));
+    let mut client = Client::connect(&socket);
+    let mut writer = client.writer();
+    let sender = std::thread::spawn(move || {
+        let burst: String = (0..LINES).map(|n| format!("line {n}\n")).collect();
+        std::io::Write::write_all(&mut writer, burst.as_bytes())
+    });
+    let mut upgrader = None;
+    let mut replies = Vec::with_capacity(LINES);
+    for n in 0..LINES {
+        replies.push(client.recv().unwrap_or_else(|| panic!("reply {n}")));
+        if n == 500 {
+            let home = daemon.home.clone();
+            upgrader = Some(std::thread::spawn(move || {
+                let shout = vat("shout");
+                vathost_output(
+                    &["upgrade", "s1", "main", shout.to_str().unwrap()],
+                    &[("VATHOST_HOME", &home)],
+                )
+            }));
+        }
+    }
+    sender.join().unwrap().expect("send the burst");
+    let (code, output) = upgrader.unwrap().join().unwrap();
+    assert_eq!(code, Some(0), "{output}");
+    // Every line answered once, in order: counted by the old vat, then
+    // upper-cased by the new one.
+    let switched = replies
+        .iter()
+        .position(|reply| reply.starts_with("LINE"))
+        .expect("the new component answered");
+    for (n, reply) in replies.iter().enumerate() {
+        let expected = if n < switched {
+            format!("{} line {n}", n + 1)
+        } else {
+            format!("LINE {n}")
+        };
+        assert_eq!(*reply, expected, "reply {n} (switched at {switched})");
+    }
+    assert_eq!(vat_status(&daemon)["upgrades"], 1);
+}
+
+#[test]
 fn a_bad_component_changes_nothing_and_an_upgrade_outlives_the_daemon() {
     let daemon = Daemon::start();
     let socket = launch_one(&daemon, &vat("echo"), json!({}));

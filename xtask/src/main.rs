@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 
 const USAGE: &str =
-    "usage: cargo xtask <demo | test [ARGS...] | bench [--quick] | build | build-vats>
+    "usage: cargo xtask <demo | test [ARGS...] | bench [--quick] [--only SECTION] | build | build-vats>
   demo        build the host and the example vats, launch the echo cluster and talk to it
   build       build the host (target/debug/vathost) and every vat, as the tests do
   test        build the vats, then run every test (extra ARGS go to cargo test)
   bench       build in release and run the benchmarks against the native baseline
   bench --quick  a short run in the dev profile (what CI runs, so it never rots)
+  bench --only SECTION  one part of the table: echo, bytes, messaging, state, launch or density
   build-vats  build every vat under vats/ and tests/vats/ as a wasm32-wasip2 component";
 
 const VAT_DIRS: [&str; 2] = ["vats", "tests/vats"];
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
-        Some("bench") => bench(args.get(1).is_some_and(|arg| arg == "--quick")),
+        Some("bench") => bench(&args[1..]),
         Some("build") => build_vats().and_then(|()| build_host()),
         Some("build-vats") => build_vats(),
         _ => {
@@ -176,7 +177,8 @@ fn tempfile_dir() -> std::io::Result<PathBuf> {
 
 /// Full runs are built in release for numbers worth recording; the quick run
 /// reuses the dev build the tests made, so CI builds the host only once.
-fn bench(quick: bool) -> anyhow::Result<()> {
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    let quick = args.iter().any(|arg| arg == "--quick");
     build_vats()?;
     let profile = if quick { "debug" } else { "release" };
     if quick {
@@ -187,9 +189,7 @@ fn bench(quick: bool) -> anyhow::Result<()> {
         run(build)?;
     }
     let mut bench = Command::new(target_dir().join(profile).join("vathost-bench"));
-    if quick {
-        bench.arg("--quick");
-    }
+    bench.args(args);
     run(bench)
 }
 

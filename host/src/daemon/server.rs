@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{self, After, MAX_REQUEST};
 use super::{DaemonError, control_socket};
 use crate::config::SocketSpec;
-use crate::io::{Frame, LineFramer, SocketError, SocketFile};
+use crate::io::{LineFramer, OwnedFrame, SocketError, SocketFile};
 use crate::kernel::Kernel;
 
 /// Serves `kernel` on the control socket in `home` until a `shutdown`
@@ -224,14 +224,14 @@ async fn serve_connection(
             Ok(0) | Err(_) => return,
             Ok(count) => count,
         };
-        framer.push(&buffer[..count], |frame| frames.push(frame));
+        framer.push(&buffer[..count], |frame| frames.push(frame.into_owned()));
         for frame in frames.drain(..) {
             mark(connections, slot.id, true);
             let (response, after) = match frame {
-                Frame::Line(line) if line.trim().is_empty() => (None, After::Continue),
-                Frame::Line(line) => protocol::handle_line(kernel, &line).await,
-                Frame::TooLong => (Some(protocol::too_long()), After::Continue),
-                Frame::InvalidUtf8(_) => (Some(protocol::not_utf8()), After::Continue),
+                OwnedFrame::Line(line) if line.trim().is_empty() => (None, After::Continue),
+                OwnedFrame::Line(line) => protocol::handle_line(kernel, &line).await,
+                OwnedFrame::TooLong => (Some(protocol::too_long()), After::Continue),
+                OwnedFrame::InvalidUtf8(_) => (Some(protocol::not_utf8()), After::Continue),
             };
             if let Some(response) = response {
                 let mut line = response.to_string();

@@ -3,21 +3,42 @@
 //! longer than the limit is reported once and skipped up to its newline.
 //!
 //! Because UTF-8 is checked only on complete lines, a multi-byte character split
-//! across socket reads is reassembled for free.
+//! across socket reads is reassembled for free. A line that arrives whole in
+//! one chunk is handed over as a slice of that chunk: framing allocates
+//! nothing per line.
 
 /// One unit of a framed stream, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    Line(String),
+pub enum Frame<'a> {
+    Line(&'a str),
     /// A complete line that is not valid UTF-8; the text describes why.
     InvalidUtf8(String),
     /// A line longer than the limit; its bytes were dropped up to the newline.
     TooLong,
 }
 
+/// A [`Frame`] that owns its line, to keep past the framer's next call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedFrame {
+    Line(String),
+    InvalidUtf8(String),
+    TooLong,
+}
+
+impl Frame<'_> {
+    pub fn into_owned(self) -> OwnedFrame {
+        match self {
+            Frame::Line(line) => OwnedFrame::Line(line.to_owned()),
+            Frame::InvalidUtf8(why) => OwnedFrame::InvalidUtf8(why),
+            Frame::TooLong => OwnedFrame::TooLong,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct LineFramer {
     max_line: usize,
+    /// The start of a line whose end has not arrived yet.
     pending: Vec<u8>,
     /// Inside a too-long line: drop bytes until the next newline.
     skipping: bool,
@@ -35,16 +56,22 @@ impl LineFramer {
     /// Frames `chunk`, handing each complete frame to `emit`.
     ///
     /// Holds at most `max_line + 1` bytes between calls, whatever the input.
-    pub fn push(&mut self, mut chunk: &[u8], mut emit: impl FnMut(Frame)) {
+    pub fn push(&mut self, mut chunk: &[u8], mut emit: impl FnMut(Frame<'_>)) {
         while !chunk.is_empty() {
-            match chunk.iter().position(|&byte| byte == b'\n') {
+            match memchr::memchr(b'\n', chunk) {
                 Some(newline) => {
                     let (line, rest) = chunk.split_at(newline);
                     chunk = &rest[1..];
                     if self.skipping {
                         self.skipping = false;
+                    } else if self.pending.is_empty() {
+                        // The whole line is in this chunk: no copy.
+                        emit(self.frame(line));
                     } else if self.append(line, &mut emit) {
-                        emit(self.take_line());
+                        let line = std::mem::take(&mut self.pending);
+                        emit(self.frame(&line));
+                        self.pending = line;
+                        self.pending.clear();
                     }
                 }
                 None => {
@@ -58,7 +85,7 @@ impl LineFramer {
     }
 
     /// Adds bytes to the line in progress, or reports it too long and drops it.
-    fn append(&mut self, bytes: &[u8], emit: &mut impl FnMut(Frame)) -> bool {
+    fn append(&mut self, bytes: &[u8], emit: &mut impl FnMut(Frame<'_>)) -> bool {
         // One byte of slack: a `\r` that turns out to end the line does not
         // count against the limit.
         if self.pending.len() + bytes.len() > self.max_line.saturating_add(1) {
@@ -72,26 +99,25 @@ impl LineFramer {
     }
 
     /// Ends the stream: a partial last line is delivered as a line.
-    pub fn finish(&mut self) -> Option<Frame> {
+    pub fn finish(&mut self, mut emit: impl FnMut(Frame<'_>)) {
         let skipped = std::mem::take(&mut self.skipping);
-        if skipped || self.pending.is_empty() {
-            self.pending.clear();
-            return None;
+        let line = std::mem::take(&mut self.pending);
+        if !skipped && !line.is_empty() {
+            emit(self.frame(&line));
         }
-        Some(self.take_line())
     }
 
-    fn take_line(&mut self) -> Frame {
-        let mut line = std::mem::take(&mut self.pending);
-        if line.last() == Some(&b'\r') {
-            line.pop();
+    /// The frame of one complete line, its newline already removed.
+    fn frame<'a>(&self, mut line: &'a [u8]) -> Frame<'a> {
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
         }
         if line.len() > self.max_line {
             return Frame::TooLong;
         }
-        match String::from_utf8(line) {
+        match std::str::from_utf8(line) {
             Ok(text) => Frame::Line(text),
-            Err(error) => Frame::InvalidUtf8(format!("line is not UTF-8: {}", error.utf8_error())),
+            Err(error) => Frame::InvalidUtf8(format!("line is not UTF-8: {error}")),
         }
     }
 }
@@ -101,18 +127,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn frame_all(max_line: u32, chunks: &[&[u8]]) -> Vec<Frame> {
+    fn frame_all(max_line: u32, chunks: &[&[u8]]) -> Vec<OwnedFrame> {
         let mut framer = LineFramer::new(max_line);
         let mut frames = Vec::new();
         for chunk in chunks {
-            framer.push(chunk, |frame| frames.push(frame));
+            framer.push(chunk, |frame| frames.push(frame.into_owned()));
         }
-        frames.extend(framer.finish());
+        framer.finish(|frame| frames.push(frame.into_owned()));
         frames
     }
 
-    fn line(text: &str) -> Frame {
-        Frame::Line(text.to_owned())
+    fn line(text: &str) -> OwnedFrame {
+        OwnedFrame::Line(text.to_owned())
     }
 
     #[test]
@@ -143,7 +169,7 @@ mod tests {
         let frames = frame_all(100, &[b"ok\n\xff\xfe\nafter\n"]);
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[0], line("ok"));
-        assert!(matches!(&frames[1], Frame::InvalidUtf8(why) if why.contains("UTF-8")));
+        assert!(matches!(&frames[1], OwnedFrame::InvalidUtf8(why) if why.contains("UTF-8")));
         assert_eq!(frames[2], line("after"));
     }
 
@@ -151,7 +177,10 @@ mod tests {
     fn too_long_line_is_reported_once_and_skipped_to_its_newline() {
         let long = vec![b'x'; 50];
         let frames = frame_all(10, &[b"short\n", &long, &long, b"tail\nnext\n"]);
-        assert_eq!(frames, vec![line("short"), Frame::TooLong, line("next")]);
+        assert_eq!(
+            frames,
+            vec![line("short"), OwnedFrame::TooLong, line("next")]
+        );
     }
 
     #[test]
@@ -160,7 +189,7 @@ mod tests {
             frame_all(4, &[b"abcd\nabcd\r\n"]),
             vec![line("abcd"), line("abcd")]
         );
-        assert_eq!(frame_all(4, &[b"abcde\n"]), vec![Frame::TooLong]);
+        assert_eq!(frame_all(4, &[b"abcde\n"]), vec![OwnedFrame::TooLong]);
     }
 
     #[test]
@@ -176,7 +205,7 @@ mod tests {
             assert!(framer.pending.capacity() <= 2 * 1024);
         }
         assert_eq!(too_long, 1);
-        assert_eq!(framer.finish(), None);
+        framer.finish(|frame| panic!("nothing to finish, got {frame:?}"));
     }
 
     proptest! {

@@ -12,6 +12,7 @@ use super::channel::{Channel, ChannelError};
 use super::listen::Listener;
 use super::spec::{Direction, Unit};
 use crate::bindings::io_channel;
+use crate::quiescence::Quiescence;
 
 /// A vat's handle to one channel.
 pub struct ChannelHandle {
@@ -74,7 +75,7 @@ impl Pollable for ListenerHandle {
 
 /// What a store must give for `io-channel` to be linked into it.
 pub trait IoChannelView: Send {
-    fn io_channel_table(&mut self) -> &mut ResourceTable;
+    fn io_channel(&mut self) -> IoChannelCtx<'_>;
 }
 
 /// The [`HasData`] marker that links `io-channel` against a view.
@@ -87,13 +88,13 @@ impl HasData for IoChannels {
 /// Borrowed view the generated bindings call into.
 pub struct IoChannelCtx<'a> {
     table: &'a mut ResourceTable,
+    /// The calling vat's: how it reads lines, what it is doing.
+    marks: &'a Quiescence,
 }
 
 impl<'a> IoChannelCtx<'a> {
-    pub fn new(view: &'a mut impl IoChannelView) -> Self {
-        Self {
-            table: view.io_channel_table(),
-        }
+    pub fn new(table: &'a mut ResourceTable, marks: &'a Quiescence) -> Self {
+        Self { table, marks }
     }
 
     fn channel(&self, handle: &Resource<ChannelHandle>) -> wasmtime::Result<Arc<Channel>> {
@@ -101,11 +102,21 @@ impl<'a> IoChannelCtx<'a> {
     }
 }
 
+/// Before a read: with an upgrade waiting, the vat pauses here once,
+/// having begun nothing (what it was handed is read, no write runs), so a
+/// vat whose input never runs dry is still replaced.
+async fn pause_if_quieting(marks: &Quiescence, channel: &Channel) {
+    if marks.quieting() {
+        channel.back_for_input_now().await;
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Adds `io-channel` to a linker whose store data is an [`IoChannelView`].
 pub fn add_to_linker<T: IoChannelView + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
-    io_channel::add_to_linker::<T, IoChannels>(linker, |state: &mut T| IoChannelCtx::new(state))
+    io_channel::add_to_linker::<T, IoChannels>(linker, |state: &mut T| state.io_channel())
 }
 
 impl io_channel::Host for IoChannelCtx<'_> {}
@@ -141,6 +152,7 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         handle: Resource<ChannelHandle>,
     ) -> wasmtime::Result<Result<Option<String>, io_channel::IoError>> {
         let channel = self.channel(&handle)?;
+        pause_if_quieting(self.marks, &channel).await;
         Ok(channel.read().await.map_err(Into::into))
     }
 
@@ -150,7 +162,41 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         line: String,
     ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
         let channel = self.channel(&handle)?;
+        let _busy = self.marks.busy();
         Ok(channel.write(&line).await.map_err(Into::into))
+    }
+
+    async fn read_lines(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        max: u32,
+    ) -> wasmtime::Result<Result<Option<String>, io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        pause_if_quieting(self.marks, &channel).await;
+        Ok(channel
+            .read_lines(max, self.marks)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn give_back(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        count: u32,
+    ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        let _busy = self.marks.busy();
+        Ok(channel.give_back(count).await.map_err(Into::into))
+    }
+
+    async fn write_lines(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        lines: String,
+    ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
+        let channel = self.channel(&handle)?;
+        let _busy = self.marks.busy();
+        Ok(channel.write_lines(&lines).await.map_err(Into::into))
     }
 
     async fn read_bytes(
@@ -159,6 +205,7 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         max: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, io_channel::IoError>> {
         let channel = self.channel(&handle)?;
+        pause_if_quieting(self.marks, &channel).await;
         Ok(channel.read_bytes(max).await.map_err(Into::into))
     }
 
@@ -168,6 +215,7 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
         let channel = self.channel(&handle)?;
+        let _busy = self.marks.busy();
         Ok(channel.write_bytes(&data).await.map_err(Into::into))
     }
 

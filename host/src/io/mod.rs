@@ -14,8 +14,8 @@ mod stream;
 
 pub use channel::{Channel, ChannelError, ChannelStats};
 pub use endpoint::{Endpoint, EndpointError, Grant};
-pub use framing::{Frame, LineFramer};
-pub use handle::{ChannelHandle, IoChannelView, ListenerHandle, add_to_linker};
+pub use framing::{Frame, LineFramer, OwnedFrame};
+pub use handle::{ChannelHandle, IoChannelCtx, IoChannelView, ListenerHandle, add_to_linker};
 pub use listen::{ListenChannel, Listener};
 pub use socket::{SocketChannel, SocketError, SocketFile};
 pub use spec::{

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::unix::OwnedReadHalf;
 
-use super::channel::{Channel, Inbound, InboundSender};
+use super::channel::{Channel, Inbound, InboundSender, LineRun};
 use super::framing::{Frame, LineFramer};
 use super::spec::Unit;
 
@@ -55,22 +55,17 @@ pub(crate) async fn pump(
             continue;
         }
         // What one read framed goes to the vat as one block.
-        framer.push(&buffer[..count], |frame| frames.push(Inbound::from(frame)));
+        framer.push(&buffer[..count], |frame| add_frame(&mut frames, frame));
         if !frames.is_empty() && !channel.deliver(inbound, std::mem::take(&mut frames)).await {
             break 'stream;
         }
     }
     if readable {
-        let last = if lines {
-            framer.finish().map(Inbound::from)
-        } else {
-            None
-        };
-        let end = last
-            .into_iter()
-            .chain([Inbound::EndOfStream { session }])
-            .collect();
-        channel.deliver(inbound, end).await;
+        if lines {
+            framer.finish(|frame| add_frame(&mut frames, frame));
+        }
+        frames.push(Inbound::EndOfStream { session });
+        channel.deliver(inbound, frames).await;
     }
 }
 
@@ -159,12 +154,18 @@ async fn hung_up(stream: &tokio::net::UnixStream) {
     }
 }
 
-impl From<Frame> for Inbound {
-    fn from(frame: Frame) -> Self {
-        match frame {
-            Frame::Line(line) => Self::Line(line),
-            Frame::InvalidUtf8(why) => Self::InvalidData(why),
-            Frame::TooLong => Self::TooLong,
-        }
+/// Adds a frame to what goes to the vat: consecutive lines join one run.
+fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>) {
+    match frame {
+        Frame::Line(line) => match items.last_mut() {
+            Some(Inbound::Lines(run)) => run.push(line),
+            _ => {
+                let mut run = LineRun::default();
+                run.push(line);
+                items.push(Inbound::Lines(run));
+            }
+        },
+        Frame::InvalidUtf8(why) => items.push(Inbound::InvalidData(why)),
+        Frame::TooLong => items.push(Inbound::TooLong),
     }
 }

@@ -1,24 +1,31 @@
 //! Whether a vat is running wasm or waiting in a host call: what an upgrade
 //! waits for, so that it replaces a vat only while the vat is blocked (in a
-//! read, a poll, an accept), never halfway through its own work.
+//! read, a poll, an accept), never halfway through its own work: not in a
+//! write or a store call, not holding lines it was handed in a batch and
+//! has not read (those would be lost with its memory).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
-#[derive(Default)]
 pub struct VatActivity {
     in_host: AtomicBool,
     /// Whether anyone waits for the next host call: only then does a host
     /// call notify, so the common path pays one load.
     watched: AtomicBool,
     entered_host: Notify,
+    marks: crate::quiescence::Quiescence,
 }
 
 impl VatActivity {
-    pub fn new() -> Arc<Self> {
-        Arc::default()
+    pub fn new(marks: crate::quiescence::Quiescence) -> Arc<Self> {
+        Arc::new(Self {
+            in_host: AtomicBool::new(false),
+            watched: AtomicBool::new(false),
+            entered_host: Notify::new(),
+            marks,
+        })
     }
 
     /// Called from the store's call hook.
@@ -40,12 +47,14 @@ impl VatActivity {
     }
 
     /// Drives `call` (the vat's `run`) until the vat waits inside a host
-    /// call, or until `call` ends, which is returned.
+    /// call with nothing begun (see [`crate::quiescence`]), or until `call`
+    /// ends, which is returned.
     pub async fn until_waiting_in_host<F: Future>(
         &self,
         mut call: std::pin::Pin<&mut F>,
     ) -> Option<F::Output> {
         self.watched.store(true, Ordering::Release);
+        self.marks.quiet_down();
         let ended = loop {
             // Registered before `call` is polled again: a host call made
             // during that poll wakes it.
@@ -53,8 +62,9 @@ impl VatActivity {
             tokio::pin!(entered);
             entered.as_mut().enable();
             // `call` has just returned pending: if the vat is in a host
-            // call, it waits there.
-            if self.in_host() {
+            // call, it waits there; mid-batch or in a write or a store
+            // call, it has begun something its next host call may end.
+            if self.in_host() && self.marks.is_quiet() {
                 break None;
             }
             tokio::select! {

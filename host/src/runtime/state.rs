@@ -3,8 +3,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_output::{GuestOutput, OutputBudget, PanicNote};
 use crate::config::VatLimits;
-use crate::io::IoChannelView;
+use crate::io::{IoChannelCtx, IoChannelView};
 use crate::messaging::{Mailbox, MessagingCtx, MessagingView};
+use crate::quiescence::Quiescence;
 use crate::state::{VatStoreCtx, VatStoreView};
 
 /// Store data of one vat.
@@ -19,13 +20,20 @@ pub struct VatState {
     /// This vat's durable state.
     vatstore: VatStoreCtx,
     pub(super) limits: super::limits::VatLimiter,
+    /// How it reads lines, and whether it may be replaced now.
+    marks: Quiescence,
 }
 
 impl VatState {
     /// A vat's WASI context grants no ambient authority: no preopened
     /// directories, no network, no environment, no arguments, empty stdin.
     /// Its stdout and stderr go to the host's log.
-    pub(super) fn new(vat: &str, limits: &VatLimits, context: super::InstanceContext) -> Self {
+    pub(super) fn new(
+        vat: &str,
+        limits: &VatLimits,
+        context: super::InstanceContext,
+        marks: Quiescence,
+    ) -> Self {
         let super::InstanceContext {
             subcluster,
             log,
@@ -54,8 +62,9 @@ impl VatState {
             table,
             mailbox,
             panics,
-            vatstore,
             limits: super::limits::VatLimiter::new(limits, usage),
+            vatstore: vatstore.marked(marks.clone()),
+            marks,
         }
     }
 
@@ -78,8 +87,8 @@ impl WasiView for VatState {
 }
 
 impl IoChannelView for VatState {
-    fn io_channel_table(&mut self) -> &mut ResourceTable {
-        &mut self.table
+    fn io_channel(&mut self) -> IoChannelCtx<'_> {
+        IoChannelCtx::new(&mut self.table, &self.marks)
     }
 }
 

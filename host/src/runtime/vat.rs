@@ -44,9 +44,13 @@ impl VatInstance {
         let limits = &vat.limits;
         let mailbox = context.mailbox.clone();
         let usage = context.usage.clone();
-        let mut store = Store::new(engine, VatState::new(&vat.name, limits, context));
+        // A vat that is restarted after a trap reads line by line: its SDK
+        // then never holds lines the trap would lose.
+        let batches = matches!(vat.restart, crate::config::RestartPolicy::Never);
+        let marks = crate::quiescence::Quiescence::new(batches);
+        let activity = super::VatActivity::new(marks.clone());
+        let mut store = Store::new(engine, VatState::new(&vat.name, limits, context, marks));
         store.limiter(|state| &mut state.limits);
-        let activity = super::VatActivity::new();
         super::limits::enforce_cpu(&mut store, limits.cpu, activity.clone());
         let bindings = pre
             .instantiate_async(&mut store)

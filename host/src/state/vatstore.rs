@@ -15,6 +15,8 @@ pub struct VatStoreCtx {
     database: Arc<Database>,
     vat: VatKey,
     limits: StoreLimits,
+    /// The instance's marks: a store call is begun work.
+    marks: Option<crate::quiescence::Quiescence>,
 }
 
 impl VatStoreCtx {
@@ -23,7 +25,20 @@ impl VatStoreCtx {
             database,
             vat,
             limits,
+            marks: None,
         }
+    }
+
+    /// This context for one instance, whose store calls mark it busy.
+    pub fn marked(self, marks: crate::quiescence::Quiescence) -> Self {
+        Self {
+            marks: Some(marks),
+            ..self
+        }
+    }
+
+    fn busy(&self) -> Option<crate::quiescence::Busy> {
+        self.marks.as_ref().map(crate::quiescence::Quiescence::busy)
     }
 }
 
@@ -62,6 +77,7 @@ impl wit::Host for &mut VatStoreCtx {
         &mut self,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wit::StoreError>> {
+        let _busy = self.busy();
         Ok(self.database.get(&self.vat, key).await.map_err(Into::into))
     }
 
@@ -70,6 +86,7 @@ impl wit::Host for &mut VatStoreCtx {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wit::StoreError>> {
+        let _busy = self.busy();
         Ok(self
             .database
             .write(&self.vat, self.limits, vec![(key, value)], Vec::new())
@@ -78,6 +95,7 @@ impl wit::Host for &mut VatStoreCtx {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), wit::StoreError>> {
+        let _busy = self.busy();
         Ok(self
             .database
             .write(&self.vat, self.limits, Vec::new(), vec![key])
@@ -91,6 +109,7 @@ impl wit::Host for &mut VatStoreCtx {
         after: Option<String>,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<String>, wit::StoreError>> {
+        let _busy = self.busy();
         Ok(self
             .database
             .keys(&self.vat, prefix, after, limit)
@@ -103,6 +122,7 @@ impl wit::Host for &mut VatStoreCtx {
         sets: Vec<(String, Vec<u8>)>,
         deletes: Vec<String>,
     ) -> wasmtime::Result<Result<(), wit::StoreError>> {
+        let _busy = self.busy();
         Ok(self
             .database
             .write(&self.vat, self.limits, sets, deletes)

@@ -1,18 +1,27 @@
 //! The vat's side of a channel's input: the transport hands over blocks of
 //! items (what one read of the peer framed), bounded in items by the
 //! channel's `queue` (the transport's wait for room is what slows a fast
-//! client), and the vat reads them one at a time, with the end of each
-//! client's stream marking its session. Blocks rather than single items:
-//! each hand-off between the reader's thread and the vat's wakes the other
-//! side, and the wake-ups were a quarter of the echo path's time.
+//! client), and the vat reads them a line, a batch of lines or a chunk at a
+//! time, with the end of each client's stream marking its session. Blocks
+//! rather than single items: each hand-off between the reader's thread and
+//! the vat's wakes the other side, and the wake-ups were a quarter of the
+//! echo path's time.
+//!
+//! A batch of lines (`read_lines`) stays at the front of the queue, marked
+//! handed, until the vat's next call on the input: a vat that hands the
+//! channel on before using all of a batch gives the rest back
+//! (`give_back`), and the next reader gets those lines first. So batching
+//! never strands lines in a vat that no longer reads the channel.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
+use super::line_run::tail_bytes;
 use super::{Channel, ChannelError, Inbound};
 use crate::io::spec::Unit;
+use crate::quiescence::Quiescence;
 
 /// Items handed to the vat together, in arrival order; never empty.
 pub(crate) struct Block(Vec<Inbound>);
@@ -30,6 +39,29 @@ pub(super) struct InboundQueue {
     /// A session whose end of stream the vat has read; it is done with that
     /// client when it next reads or waits for input.
     pub(super) ending: Option<u64>,
+    /// The first lines of the front run, handed out by `read_lines` and read
+    /// for good at the next call on the input.
+    pub(super) handed: Handed,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Handed {
+    bytes: usize,
+    lines: usize,
+    /// The marks of the vat they were handed to, for a batch of more than
+    /// one line (a single line is begun work as soon as it is handed).
+    holder: Option<Quiescence>,
+}
+
+impl Handed {
+    /// Fewer lines are in the holder's hand: read for good, or given back.
+    fn release(&mut self, bytes: usize, lines: usize) {
+        self.bytes -= bytes;
+        self.lines -= lines;
+        if let Some(holder) = &self.holder {
+            holder.release(lines);
+        }
+    }
 }
 
 impl InboundQueue {
@@ -39,6 +71,46 @@ impl InboundQueue {
             current: VecDeque::new(),
             current_room: 0,
             ending: None,
+            handed: Handed::default(),
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.current.clear();
+        let mut handed = std::mem::take(&mut self.handed);
+        let (bytes, lines) = (handed.bytes, handed.lines);
+        handed.release(bytes, lines);
+        while self.receiver.try_recv().is_ok() {}
+    }
+}
+
+/// What a read asks for.
+#[derive(Clone, Copy)]
+enum Want<'a> {
+    Line,
+    /// Whole lines, up to this many bytes (at least one line), for the
+    /// vat with these marks.
+    Lines(usize, &'a Quiescence),
+    /// Up to this many bytes of a byte stream.
+    Bytes(usize),
+}
+
+/// What a read got.
+enum Taken {
+    Line(String),
+    Lines(String),
+    Bytes(Vec<u8>),
+    /// The end of one client's stream.
+    End,
+    Failed(ChannelError),
+}
+
+impl Inbound {
+    /// The room this item takes in the queue.
+    fn weight(&self) -> usize {
+        match self {
+            Inbound::Lines(run) => run.len(),
+            _ => 1,
         }
     }
 }
@@ -47,12 +119,32 @@ impl Channel {
     /// The next line. `None` marks the end of one client's stream.
     pub async fn read(&self) -> Result<Option<String>, ChannelError> {
         self.check_read(Unit::Line)?;
-        match self.take(usize::MAX).await? {
-            Inbound::Line(line) => Ok(Some(line)),
-            Inbound::EndOfStream { .. } => Ok(None),
-            Inbound::InvalidData(why) => Err(ChannelError::InvalidData(why)),
-            Inbound::TooLong => Err(ChannelError::TooLong(self.max_line)),
-            Inbound::Bytes(_) | Inbound::Finished => Err(ChannelError::Closed),
+        match self.take(Want::Line).await? {
+            Taken::Line(line) => Ok(Some(line)),
+            taken => taken.into_end_or_error(),
+        }
+    }
+
+    /// The lines waiting, at least one (waiting for it), together at most
+    /// `max_bytes` unless the first alone is longer: each followed by `\n`.
+    /// `None` marks the end of one client's stream. A line error comes on
+    /// its own, from the call after the lines before it.
+    /// One line at a time when the reading vat's `marks` say so.
+    pub async fn read_lines(
+        &self,
+        max_bytes: u32,
+        marks: &Quiescence,
+    ) -> Result<Option<String>, ChannelError> {
+        self.check_read(Unit::Line)?;
+        let max = if marks.batches() {
+            usize::try_from(max_bytes).unwrap_or(usize::MAX)
+        } else {
+            // The first line comes alone, however long.
+            0
+        };
+        match self.take(Want::Lines(max, marks)).await? {
+            Taken::Lines(text) => Ok(Some(text)),
+            taken => taken.into_end_or_error(),
         }
     }
 
@@ -60,11 +152,37 @@ impl Channel {
     pub async fn read_bytes(&self, max: u32) -> Result<Option<Vec<u8>>, ChannelError> {
         self.check_read(Unit::Bytes)?;
         let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
-        match self.take(max).await? {
-            Inbound::Bytes(chunk) => Ok(Some(chunk)),
-            Inbound::EndOfStream { .. } => Ok(None),
-            _ => Err(ChannelError::Closed),
+        match self.take(Want::Bytes(max)).await? {
+            Taken::Bytes(chunk) => Ok(Some(chunk)),
+            taken => taken.into_end_or_error(),
         }
+    }
+
+    /// The last `lines` lines of the last `read_lines` batch were not used:
+    /// they stay first in line for the channel's next read, by this vat or
+    /// one it hands the channel to. Never more than that batch held.
+    pub async fn give_back(&self, lines: u32) -> Result<(), ChannelError> {
+        self.check_read(Unit::Line)?;
+        let lines = usize::try_from(lines).unwrap_or(usize::MAX);
+        self.until_closed(async {
+            let mut guard = self.inbound.lock().await;
+            let queue = &mut *guard;
+            let lines = lines.min(queue.handed.lines);
+            let Some(Inbound::Lines(run)) = queue.current.front() else {
+                return;
+            };
+            let returned = tail_bytes(&run.unread()[..queue.handed.bytes], lines);
+            queue.handed.release(returned, lines);
+            self.unread.fetch_add(lines, Ordering::AcqRel);
+        })
+        .await
+    }
+
+    /// The vat is back for input (see [`Channel::read_lines`]), before
+    /// it reads.
+    pub(crate) async fn back_for_input_now(&self) {
+        let mut queue = self.inbound.lock().await;
+        self.back_for_input(&mut queue);
     }
 
     fn check_read(&self, unit: Unit) -> Result<(), ChannelError> {
@@ -77,48 +195,108 @@ impl Channel {
         }
     }
 
-    /// The vat is back for input: a session whose end it has read is over.
-    fn move_past_ended_session(&self, queue: &mut InboundQueue) {
+    /// The vat is back for input: a session whose end it has read is over,
+    /// and the lines it was handed are read for good.
+    fn back_for_input(&self, queue: &mut InboundQueue) {
         if let Some(session) = queue.ending.take() {
             self.sessions_done.send_replace(session);
         }
+        let mut handed = std::mem::take(&mut queue.handed);
+        let (bytes, lines) = (handed.bytes, handed.lines);
+        handed.release(bytes, lines);
+        if lines > 0
+            && let Some(Inbound::Lines(run)) = queue.current.front_mut()
+        {
+            run.consume(bytes, lines);
+            if run.is_empty() {
+                queue.current.pop_front();
+            }
+        }
+        self.return_room_if_read(queue);
     }
 
-    /// Takes the next item, waiting for one. A byte chunk longer than
-    /// `max_bytes` is split and its rest stays first in line; `Finished`
+    /// Once nothing of the current block is left to hand out, its room goes
+    /// back to the transport.
+    fn return_room_if_read(&self, queue: &mut InboundQueue) {
+        let handed = queue.handed.lines;
+        let left = match queue.current.front() {
+            None => true,
+            Some(Inbound::Lines(run)) => queue.current.len() == 1 && run.len() == handed,
+            Some(_) => false,
+        };
+        if left {
+            self.inbound_room
+                .add_permits(std::mem::take(&mut queue.current_room));
+        }
+    }
+
+    /// Takes what `want` asks for, waiting for input. A byte chunk longer
+    /// than asked is split and its rest stays first in line; `Finished`
     /// stays queued for every later caller.
-    async fn take(&self, max_bytes: usize) -> Result<Inbound, ChannelError> {
+    async fn take(&self, want: Want<'_>) -> Result<Taken, ChannelError> {
         self.until_closed(async {
-            let mut queue = self.inbound.lock().await;
-            self.move_past_ended_session(&mut queue);
-            if !self.next_block(&mut queue).await {
-                return Err(ChannelError::Closed);
+            let mut guard = self.inbound.lock().await;
+            let queue = &mut *guard;
+            self.back_for_input(queue);
+            if !self.next_block(queue).await {
+                return Taken::Failed(ChannelError::Closed);
             }
-            let item = match queue.current.front_mut() {
-                None | Some(Inbound::Finished) => return Err(ChannelError::Closed),
-                Some(Inbound::Bytes(chunk)) if chunk.len() > max_bytes => {
-                    let rest = chunk.split_off(max_bytes);
-                    return Ok(Inbound::Bytes(std::mem::replace(chunk, rest)));
+            let taken = match (queue.current.front_mut(), want) {
+                (None | Some(Inbound::Finished), _) => return Taken::Failed(ChannelError::Closed),
+                (Some(Inbound::Bytes(chunk)), Want::Bytes(max)) if chunk.len() > max => {
+                    let rest = chunk.split_off(max);
+                    return Taken::Bytes(std::mem::replace(chunk, rest));
                 }
-                Some(_) => queue.current.pop_front(),
+                (Some(Inbound::Lines(run)), Want::Line) => {
+                    let line = run.pop_line().unwrap_or_default();
+                    if run.is_empty() {
+                        queue.current.pop_front();
+                    }
+                    self.unread.fetch_sub(1, Ordering::AcqRel);
+                    Taken::Line(line)
+                }
+                (Some(Inbound::Lines(run)), Want::Lines(max, holder)) => {
+                    let (bytes, lines) = run.front(max);
+                    let text = run.unread()[..bytes].to_owned();
+                    let holder = (lines > 1).then(|| {
+                        holder.hold(lines);
+                        holder.clone()
+                    });
+                    queue.handed = Handed {
+                        bytes,
+                        lines,
+                        holder,
+                    };
+                    self.unread.fetch_sub(lines, Ordering::AcqRel);
+                    Taken::Lines(text)
+                }
+                (Some(_), _) => {
+                    let Some(item) = queue.current.pop_front() else {
+                        return Taken::Failed(ChannelError::Closed);
+                    };
+                    self.unread.fetch_sub(1, Ordering::AcqRel);
+                    self.taken_item(queue, item)
+                }
             };
-            let Some(item) = item else {
-                return Err(ChannelError::Closed);
-            };
-            self.unread.fetch_sub(1, Ordering::AcqRel);
-            if queue.current.is_empty() {
-                self.inbound_room
-                    .add_permits(std::mem::take(&mut queue.current_room));
-            }
-            if let Inbound::EndOfStream {
-                session: Some(session),
-            } = item
-            {
-                queue.ending = Some(session);
-            }
-            Ok(item)
+            self.return_room_if_read(queue);
+            taken
         })
-        .await?
+        .await
+    }
+
+    /// What a whole item taken from the queue gives the reader.
+    fn taken_item(&self, queue: &mut InboundQueue, item: Inbound) -> Taken {
+        match item {
+            Inbound::Bytes(chunk) => Taken::Bytes(chunk),
+            Inbound::EndOfStream { session } => {
+                queue.ending = session;
+                Taken::End
+            }
+            Inbound::InvalidData(why) => Taken::Failed(ChannelError::InvalidData(why)),
+            Inbound::TooLong => Taken::Failed(ChannelError::TooLong(self.max_line)),
+            // Lines asked for as bytes cannot happen (units are checked).
+            Inbound::Lines(_) | Inbound::Finished => Taken::Failed(ChannelError::Closed),
+        }
     }
 
     /// Makes sure a block is being read, waiting for the next one if the
@@ -133,7 +311,7 @@ impl Channel {
         }
         match queue.receiver.recv().await {
             Some(Block(items)) => {
-                queue.current_room = items.len();
+                queue.current_room = items.iter().map(Inbound::weight).sum();
                 queue.current = items.into();
                 true
             }
@@ -141,7 +319,8 @@ impl Channel {
         }
     }
 
-    /// Resolves when `read` would return without waiting.
+    /// Resolves when a read would return without waiting. Waiting for input
+    /// means the lines last handed out were used.
     pub async fn readable(&self) {
         if !self.direction.readable() {
             return;
@@ -149,7 +328,7 @@ impl Channel {
         let _ = self
             .until_closed(async {
                 let mut queue = self.inbound.lock().await;
-                self.move_past_ended_session(&mut queue);
+                self.back_for_input(&mut queue);
                 self.next_block(&mut queue).await;
             })
             .await;
@@ -160,17 +339,15 @@ impl Channel {
         self.deliver(sender, vec![Inbound::Finished]).await;
     }
 
-    /// Queues items for the vat, in blocks of at most the queue's room,
-    /// each waiting until the vat has read enough (that wait is what stops
-    /// the transport reading). False once closed.
-    pub(crate) async fn deliver(&self, sender: &InboundSender, mut items: Vec<Inbound>) -> bool {
+    /// Queues items for the vat, in blocks of at most the queue's room
+    /// (a run of lines longer than that is split), each waiting until the
+    /// vat has read enough (that wait is what stops the transport reading).
+    /// False once closed.
+    pub(crate) async fn deliver(&self, sender: &InboundSender, items: Vec<Inbound>) -> bool {
+        let mut items = VecDeque::from(items);
         while !items.is_empty() {
-            let rest = if items.len() > self.queue_room {
-                items.split_off(self.queue_room)
-            } else {
-                Vec::new()
-            };
-            let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+            let (block, weight) = self.next_block_of(&mut items);
+            let count = u32::try_from(weight).unwrap_or(u32::MAX);
             let room = tokio::select! {
                 () = self.closed.cancelled() => return false,
                 room = self.inbound_room.acquire_many(count) => room,
@@ -180,11 +357,13 @@ impl Channel {
                 Ok(room) => room.forget(),
                 Err(_) => return false,
             }
-            for item in &items {
+            for item in &block {
                 match item {
-                    Inbound::Line(_) => {
-                        self.stats.lines_in.fetch_add(1, Ordering::Relaxed);
-                        self.unread.fetch_add(1, Ordering::AcqRel);
+                    Inbound::Lines(run) => {
+                        self.stats
+                            .lines_in
+                            .fetch_add(run.len() as u64, Ordering::Relaxed);
+                        self.unread.fetch_add(run.len(), Ordering::AcqRel);
                     }
                     // Never consumed, so never counted as waiting input.
                     Inbound::Finished => {}
@@ -193,11 +372,52 @@ impl Channel {
                     }
                 }
             }
-            if sender.send(Block(items)).is_err() {
+            if sender.send(Block(block)).is_err() {
                 return false;
             }
-            items = rest;
         }
         true
+    }
+
+    /// The first items of `items` that fit in the queue's room, and the
+    /// room they take (at least 1).
+    fn next_block_of(&self, items: &mut VecDeque<Inbound>) -> (Vec<Inbound>, usize) {
+        let mut block = Vec::new();
+        let mut weight = 0;
+        while let Some(item) = items.pop_front() {
+            let room = self.queue_room - weight;
+            match item {
+                Inbound::Lines(mut run) if run.len() > room => {
+                    if room > 0 {
+                        let rest = run.split_off(room);
+                        weight += run.len();
+                        block.push(Inbound::Lines(run));
+                        run = rest;
+                    }
+                    items.push_front(Inbound::Lines(run));
+                    break;
+                }
+                item if item.weight() > room => {
+                    items.push_front(item);
+                    break;
+                }
+                item => {
+                    weight += item.weight();
+                    block.push(item);
+                }
+            }
+        }
+        (block, weight)
+    }
+}
+
+impl Taken {
+    /// A read's result when it did not get what it asked for.
+    fn into_end_or_error<T>(self) -> Result<Option<T>, ChannelError> {
+        match self {
+            Taken::End => Ok(None),
+            Taken::Failed(error) => Err(error),
+            Taken::Line(_) | Taken::Lines(_) | Taken::Bytes(_) => Err(ChannelError::Closed),
+        }
     }
 }

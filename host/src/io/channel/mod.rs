@@ -21,6 +21,7 @@
 //! so ending a session or closing a channel never waits on a peer.
 
 mod inbound;
+mod line_run;
 mod output;
 mod stats;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use super::spec::{ChannelSpec, Direction, Unit};
 use inbound::InboundQueue;
 pub(crate) use inbound::InboundSender;
+pub(crate) use line_run::LineRun;
 pub(crate) use output::ClientWriter;
 pub use stats::ChannelStats;
 use stats::Counters;
@@ -70,7 +72,8 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// What the transport hands the vat side, in arrival order.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    Line(String),
+    /// Lines that arrived together (never empty).
+    Lines(LineRun),
     /// A chunk of a `bytes` channel's stream.
     Bytes(Vec<u8>),
     InvalidData(String),
@@ -189,9 +192,7 @@ impl Channel {
     /// channel's statistics remain readable.
     pub(crate) async fn release(&self) {
         self.end_output(None).await;
-        let mut queue = self.inbound.lock().await;
-        queue.current.clear();
-        while queue.receiver.try_recv().is_ok() {}
+        self.inbound.lock().await.clear();
         self.stats.client_connected.store(false, Ordering::Relaxed);
     }
 

@@ -133,14 +133,39 @@ impl Channel {
     /// Writes one line to the connected client, waiting until the socket
     /// has taken all of it.
     pub async fn write(&self, line: &str) -> Result<(), ChannelError> {
+        self.check_line(line)?;
+        self.send(&[line.as_bytes(), b"\n"]).await?;
+        self.stats.lines_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn check_line(&self, line: &str) -> Result<(), ChannelError> {
         self.check_write(Unit::Line)?;
         if line.contains('\n') {
             return Err(ChannelError::InvalidData(
                 "a written line cannot contain a newline: one write is one line".to_owned(),
             ));
         }
-        self.send(&[line.as_bytes(), b"\n"]).await?;
-        self.stats.lines_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes several lines at once: `lines` is whole lines, each followed
+    /// by `\n` (empty writes nothing). One call, one buffer append.
+    pub async fn write_lines(&self, lines: &str) -> Result<(), ChannelError> {
+        self.check_write(Unit::Line)?;
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if !lines.ends_with('\n') {
+            return Err(ChannelError::InvalidData(
+                "written lines must each end with a newline, the last one too".to_owned(),
+            ));
+        }
+        let count = memchr::memchr_iter(b'\n', lines.as_bytes()).count();
+        self.send(&[lines.as_bytes()]).await?;
+        self.stats
+            .lines_out
+            .fetch_add(count as u64, Ordering::Relaxed);
         Ok(())
     }
 

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::io::spec::{ChannelKind, SocketSpec};
+use crate::quiescence::Quiescence;
 
 fn spec(direction: Direction) -> ChannelSpec {
     ChannelSpec {
@@ -83,7 +84,7 @@ async fn output_held_back_for_pending_input_is_flushed_soon_anyway() {
     // Input the vat has not read yet: the reply is held back...
     assert!(
         channel
-            .deliver(&sender, vec![Inbound::Line("unread".to_owned())])
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["unread"]))])
             .await
     );
     channel.write("reply").await.expect("write");
@@ -112,7 +113,7 @@ async fn readiness_does_not_consume_the_line() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
     assert!(
         channel
-            .deliver(&sender, vec![Inbound::Line("one".to_owned())])
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["one"]))])
             .await
     );
     soon(channel.readable()).await;
@@ -139,7 +140,7 @@ async fn direction_and_newlines_are_checked_before_anything_else() {
 #[tokio::test]
 async fn a_block_is_read_in_order_and_its_room_returns_once_it_is_read() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
-    // `queue` is 2: three lines go as a block of two and a block of one,
+    // `queue` is 2: a run of three lines goes as a block of two and a block of one,
     // the second waiting for room until the first is read.
     let deliver = tokio::spawn({
         let channel = channel.clone();
@@ -148,9 +149,7 @@ async fn a_block_is_read_in_order_and_its_room_returns_once_it_is_read() {
                 .deliver(
                     &sender,
                     vec![
-                        Inbound::Line("a".to_owned()),
-                        Inbound::Line("b".to_owned()),
-                        Inbound::Line("c".to_owned()),
+                        Inbound::Lines(LineRun::of(["a", "b", "c"])),
                         Inbound::EndOfStream { session: None },
                     ],
                 )
@@ -163,4 +162,117 @@ async fn a_block_is_read_in_order_and_its_room_returns_once_it_is_read() {
     assert_eq!(soon(channel.read()).await, Ok(None));
     assert!(soon(deliver).await.expect("no panic"));
     assert_eq!(channel.stats().lines_in, 3);
+}
+
+#[tokio::test]
+async fn a_batch_of_lines_is_read_for_good_only_at_the_next_call() {
+    let (channel, sender) = Channel::new(&ChannelSpec {
+        queue: 4,
+        ..spec(Direction::InOut)
+    });
+    let reading = Quiescence::new(true);
+    assert!(
+        channel
+            .deliver(
+                &sender,
+                vec![
+                    Inbound::Lines(LineRun::of(["a", "bb"])),
+                    Inbound::TooLong,
+                    Inbound::EndOfStream { session: None },
+                ],
+            )
+            .await
+    );
+    // The lines come as one text; the error after them waits its turn.
+    assert_eq!(
+        soon(channel.read_lines(1024, &reading)).await,
+        Ok(Some("a\nbb\n".to_owned()))
+    );
+    assert_eq!(reading.lines_in_hand(), 2);
+    // The vat used only the first: the second comes again, alone.
+    channel.give_back(1).await.expect("give back");
+    assert_eq!(reading.lines_in_hand(), 1);
+    assert_eq!(soon(channel.read()).await, Ok(Some("bb".to_owned())));
+    assert_eq!(
+        soon(channel.read_lines(1024, &reading)).await,
+        Err(ChannelError::TooLong(1024))
+    );
+    assert_eq!(soon(channel.read_lines(1024, &reading)).await, Ok(None));
+    assert_eq!(channel.stats().lines_in, 2);
+}
+
+#[tokio::test]
+async fn a_batch_is_bounded_in_bytes_and_gives_back_no_more_than_it_held() {
+    let (channel, sender) = Channel::new(&spec(Direction::InOut));
+    let reading = Quiescence::new(true);
+    assert!(
+        channel
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["aaaa", "b"]))])
+            .await
+    );
+    // A first line longer than the bound still comes, alone.
+    assert_eq!(
+        soon(channel.read_lines(2, &reading)).await,
+        Ok(Some("aaaa\n".to_owned()))
+    );
+    channel.give_back(5).await.expect("give back");
+    assert_eq!(
+        soon(channel.read_lines(100, &reading)).await,
+        Ok(Some("aaaa\nb\n".to_owned()))
+    );
+    // Waiting for input means the vat used the batch: it is read for good.
+    assert!(
+        channel
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["c"]))])
+            .await
+    );
+    assert_eq!(reading.lines_in_hand(), 2);
+    soon(channel.readable()).await;
+    assert_eq!(reading.lines_in_hand(), 0);
+    channel
+        .give_back(2)
+        .await
+        .expect("nothing left to give back");
+    assert_eq!(
+        soon(channel.read_lines(100, &reading)).await,
+        Ok(Some("c\n".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn written_lines_must_each_end_with_a_newline() {
+    let (channel, _) = Channel::new(&spec(Direction::InOut));
+    assert!(matches!(
+        channel.write_lines("a\nb").await,
+        Err(ChannelError::InvalidData(_))
+    ));
+    assert_eq!(channel.write_lines("").await, Ok(()));
+    assert_eq!(
+        channel.write_lines("a\n").await,
+        Err(ChannelError::NoClient)
+    );
+    let (input, _) = Channel::new(&spec(Direction::In));
+    assert_eq!(
+        input.write_lines("a\n").await,
+        Err(ChannelError::NotWritable)
+    );
+}
+
+#[tokio::test]
+async fn without_batches_lines_are_handed_one_at_a_time() {
+    let (channel, sender) = Channel::new(&spec(Direction::InOut));
+    let reading = Quiescence::new(false);
+    assert!(
+        channel
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["a", "b"]))])
+            .await
+    );
+    for expected in ["a\n", "b\n"] {
+        assert_eq!(
+            soon(channel.read_lines(1024, &reading)).await,
+            Ok(Some(expected.to_owned()))
+        );
+        // A line handed alone is begun work, not a batch held.
+        assert_eq!(reading.lines_in_hand(), 0);
+    }
 }

@@ -1,0 +1,228 @@
+//! Lines move between a vat and the host in batches, so a vat pays one host
+//! call per batch rather than per line, without asking for it.
+//!
+//! Input: a read takes every line waiting (`read-lines`) and hands them out
+//! one at a time. Lines a vat has not read go back to the host
+//! (`give-back`) before it lends the channel in a message, drops its
+//! handle, panics or waits for anything, so the next reader gets them:
+//! batching never strands a line. (The host hands a vat that may be
+//! restarted one line at a time, and replaces a vat only while it holds
+//! none, so neither a trap nor an upgrade loses one either.)
+//!
+//! Output: a line written while lines that arrived with the one being
+//! handled are still unread is gathered; the gathered lines go to the host
+//! in one call when the vat has read its batch (the next read asks the
+//! host), is about to wait (a read that waits, `wait_any`, an answer, the
+//! inbox, a listener), sends a message, lends or drops the channel,
+//! panics, or returns; or when they pass [`GATHER_LIMIT`] bytes. A write
+//! when no input is in hand goes to the host at once, as it always did. A
+//! host error for gathered lines (the client left) is returned by the
+//! vat's next write on that channel.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use crate::bindings::vathost::vat::io_channel as wit;
+use crate::IoError;
+
+/// The most input one read asks the host for.
+const BATCH_BYTES: u32 = 64 * 1024;
+
+/// Gathered output past which it goes to the host without waiting for the
+/// batch to end.
+const GATHER_LIMIT: usize = 32 * 1024;
+
+thread_local! {
+    /// Channels with gathered output or lines in hand, settled before the
+    /// vat waits.
+    static PENDING: RefCell<Vec<Weak<Batched>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A channel handle with its batches in both directions.
+#[derive(Debug)]
+pub(crate) struct Batched {
+    pub(crate) inner: wit::Channel,
+    /// Lines taken from the host, each followed by `\n`, read from `read`.
+    input: RefCell<Input>,
+    /// Lines written and not yet handed to the host, each followed by `\n`.
+    output: RefCell<String>,
+    /// A host error for gathered output, for the next write to return.
+    deferred: RefCell<Option<IoError>>,
+    /// In [`PENDING`].
+    listed: Cell<bool>,
+}
+
+#[derive(Debug, Default)]
+struct Input {
+    text: String,
+    read: usize,
+}
+
+impl Input {
+    fn is_empty(&self) -> bool {
+        self.read == self.text.len()
+    }
+}
+
+impl Batched {
+    pub(crate) fn new(inner: wit::Channel) -> Rc<Self> {
+        Rc::new(Self {
+            inner,
+            input: RefCell::default(),
+            output: RefCell::default(),
+            deferred: RefCell::new(None),
+            listed: Cell::new(false),
+        })
+    }
+
+    /// Whether lines taken from the host wait to be read.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.input.borrow().is_empty()
+    }
+
+    /// The next line, from the batch in hand or from the host's next batch.
+    pub(crate) fn read_line(self: &Rc<Self>) -> Result<Option<String>, IoError> {
+        if let Some(line) = self.next_buffered() {
+            return Ok(Some(line));
+        }
+        // About to ask the host, and perhaps to wait: what the batch
+        // produced goes out first.
+        settle_all();
+        let text = match self.inner.read_lines(BATCH_BYTES) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        *self.input.borrow_mut() = Input { text, read: 0 };
+        let line = self.next_buffered();
+        if self.has_input() {
+            self.list();
+        }
+        Ok(line)
+    }
+
+    /// Puts this channel in [`PENDING`], once.
+    fn list(self: &Rc<Self>) {
+        if !self.listed.replace(true) {
+            PENDING.with(|pending| {
+                if let Ok(mut pending) = pending.try_borrow_mut() {
+                    pending.push(Rc::downgrade(self));
+                }
+            });
+        }
+    }
+
+    fn next_buffered(&self) -> Option<String> {
+        let mut input = self.input.borrow_mut();
+        let rest = &input.text[input.read..];
+        let end = rest.find('\n')?;
+        let line = rest[..end].to_owned();
+        input.read += end + 1;
+        Some(line)
+    }
+
+    /// Writes a line: gathered while input is in hand, else sent now.
+    pub(crate) fn write_line(self: &Rc<Self>, line: &str) -> Result<(), IoError> {
+        if let Some(error) = self.deferred.borrow_mut().take() {
+            return Err(error);
+        }
+        if !self.has_input() && self.output.borrow().is_empty() {
+            return self.inner.write(line).map_err(IoError::from);
+        }
+        if line.contains('\n') {
+            return Err(IoError::InvalidData(
+                "a written line cannot contain a newline: one write is one line".to_owned(),
+            ));
+        }
+        self.list();
+        let gathered = {
+            let mut output = self.output.borrow_mut();
+            output.push_str(line);
+            output.push('\n');
+            output.len()
+        };
+        if self.has_input() && gathered < GATHER_LIMIT {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    /// Hands gathered output to the host.
+    pub(crate) fn flush(&self) -> Result<(), IoError> {
+        // `try_`: this runs from the panic hook too, whatever was borrowed.
+        let output = match self.output.try_borrow_mut() {
+            Ok(mut output) => std::mem::take(&mut *output),
+            Err(_) => return Ok(()),
+        };
+        if output.is_empty() {
+            return Ok(());
+        }
+        self.inner.write_lines(&output).map_err(IoError::from)
+    }
+
+    /// Before another vat may read or write this channel: gathered output
+    /// goes out and unread input goes back to the host.
+    pub(crate) fn settle(&self) {
+        self.flush_deferring_errors();
+        let unread = match self.input.try_borrow_mut() {
+            Ok(mut input) => std::mem::take(&mut *input),
+            Err(_) => return,
+        };
+        let lines = unread.text[unread.read..].matches('\n').count();
+        if lines > 0 {
+            // Only fails if the channel is closed, and then no one reads it.
+            let _ = self
+                .inner
+                .give_back(u32::try_from(lines).unwrap_or(u32::MAX));
+        }
+    }
+
+    fn flush_deferring_errors(&self) {
+        if let Err(error) = self.flush() {
+            if let Ok(mut deferred) = self.deferred.try_borrow_mut() {
+                *deferred = Some(error);
+            }
+        }
+    }
+}
+
+impl Drop for Batched {
+    fn drop(&mut self) {
+        self.settle();
+    }
+}
+
+/// Hands every channel's gathered output to the host: the vat sends a
+/// message, which its receiver may act on at once.
+pub(crate) fn flush_all() {
+    for channel in pending() {
+        channel.flush_deferring_errors();
+        // Still holding lines: settled when the vat waits.
+        if channel.has_input() {
+            channel.list();
+        }
+    }
+}
+
+/// Hands every channel's gathered output to the host and gives back the
+/// lines not read: the vat is about to wait, or to end.
+pub(crate) fn settle_all() {
+    for channel in pending() {
+        channel.settle();
+    }
+}
+
+/// Takes the channels in [`PENDING`] that are still alive.
+fn pending() -> Vec<Rc<Batched>> {
+    let listed = PENDING.with(|pending| {
+        pending
+            .try_borrow_mut()
+            .map(|mut pending| std::mem::take(&mut *pending))
+            .unwrap_or_default()
+    });
+    listed
+        .iter()
+        .filter_map(Weak::upgrade)
+        .inspect(|channel| channel.listed.set(false))
+        .collect()
+}
