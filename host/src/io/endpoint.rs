@@ -69,6 +69,17 @@ impl Endpoint {
         }
     }
 
+    /// Closes the channel now: calls in flight and later return `Closed`
+    /// (a listener's `accept`, `none`). What is buffered is sent by
+    /// [`Endpoint::close`].
+    pub fn close_now(&self) {
+        match self {
+            Self::Socket(socket) => socket.channel().close(),
+            Self::Listen(listen) => listen.close_now(),
+            Self::Stream(stream) => stream.channel().close(),
+        }
+    }
+
     pub async fn close(self) {
         match self {
             Self::Socket(socket) => socket.close().await,

@@ -193,6 +193,20 @@ impl ListenChannel {
         &self.path
     }
 
+    /// Stops accepting and closes every connection now: calls in flight
+    /// return `Closed` or `none`. [`ListenChannel::close`] finishes the job.
+    pub fn close_now(&self) {
+        self.listener.closed.cancel();
+        let connections = self
+            .listener
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for connection in connections.iter().filter_map(Weak::upgrade) {
+            connection.close();
+        }
+    }
+
     /// Stops accepting, closes every connection, removes the socket file.
     pub async fn close(self) {
         self.listener.closed.cancel();

@@ -1,6 +1,7 @@
 //! One task per running subcluster: runs its vats, and when they have all
-//! returned, its bootstrap vat failed, or it is told to stop, it stops the
-//! remaining vats first and then closes the channels.
+//! returned, its bootstrap vat failed, or it is told to stop, it closes the
+//! channels (vats waiting on them end by themselves), stops the vats that
+//! remain, then sends the channels' last output and lets them go.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,10 @@ use crate::config::SubclusterSpec;
 use crate::io::Endpoint;
 use crate::runtime::{VatFailure, VatInstance};
 use tokio::sync::mpsc;
+
+/// How long vats may take to end by themselves once their channels and
+/// mailboxes are closed, before they are cut off.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// How one vat ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,18 +141,46 @@ pub(super) async fn supervise(supervised: Supervised) {
         }
     }
 
-    // Mailboxes first: nothing sent from here on waits on a vat about to
-    // stop. Then vats, so that no vat sees its channels vanish while it
-    // runs. A vat that had already ended when the stop came keeps its own
-    // end: a failure that raced with the terminate is still reported.
-    info.end_mailboxes(super::status::STOPPED);
-    running.abort_all();
-    while let Some(joined) = running.join_next_with_id().await {
-        if matches!(&joined, Err(join_error) if join_error.is_cancelled()) {
-            continue;
-        }
+    // A vat that had already ended when the stop came keeps its own end: a
+    // failure that raced with the terminate is still reported.
+    while let Some(joined) = running.try_join_next_with_id() {
         let (vat, end) = vat_end(&names, joined);
         info.vat_ended(&vat, end);
+    }
+    // Mailboxes first: nothing sent from here on waits on a vat about to
+    // stop. Then the channels close, and a vat waiting on them ends by
+    // itself; one that does not within STOP_GRACE is cut off where it is.
+    // (Cutting a vat off in a host call unwinds it as a trap, whose
+    // backtrace costs about a millisecond of DWARF parsing per vat.) A vat
+    // that returns from here on does so because its channels closed: it is
+    // stopped. One that traps had failed on its own (a trap takes a while
+    // to report, so it may have begun before the stop): that is kept.
+    info.end_mailboxes(super::status::STOPPED);
+    for channel in &channels {
+        channel.close_now();
+    }
+    let record_traps = |joined: Joined| {
+        let trapped = match &joined {
+            Ok((_, result)) => matches!(
+                result,
+                Err(VatFailure::Trapped(_) | VatFailure::CpuBudget(_))
+            ),
+            Err(join_error) => !join_error.is_cancelled(),
+        };
+        if trapped {
+            let (vat, end) = vat_end(&names, joined);
+            info.vat_ended(&vat, end);
+        }
+    };
+    let _ = tokio::time::timeout(STOP_GRACE, async {
+        while let Some(joined) = running.join_next_with_id().await {
+            record_traps(joined);
+        }
+    })
+    .await;
+    running.abort_all();
+    while let Some(joined) = running.join_next_with_id().await {
+        record_traps(joined);
     }
     // Then the channels, whose sockets disappear with them; each may take
     // the close grace to send its last output, so all at once.
