@@ -76,22 +76,24 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             let mut scale = (&FULL, "full");
-            let mut only = None;
+            let mut only: Option<Vec<&str>> = None;
             let mut args = args.iter().map(String::as_str);
             while let Some(arg) = args.next() {
                 match arg {
                     "--quick" => scale = (&QUICK, "quick"),
-                    "--only" => only = Some(args.next().context(USAGE)?),
+                    "--only" => only = Some(args.next().context(USAGE)?.split(',').collect()),
                     other => anyhow::bail!("unknown argument {other}; {USAGE}"),
                 }
             }
-            if let Some(section) = only
-                && !SECTIONS.contains(&section)
+            if let Some(unknown) = only
+                .iter()
+                .flatten()
+                .find(|section| !SECTIONS.contains(section))
             {
-                anyhow::bail!("no section {section}; {USAGE}");
+                anyhow::bail!("no section {unknown}; {USAGE}");
             }
             run(scale.0, scale.1, &|section| {
-                only.is_none_or(|only| only == section)
+                only.as_ref().is_none_or(|only| only.contains(&section))
             })
         }
     }

@@ -19,7 +19,7 @@ const USAGE: &str =
   test        build the vats, then run every test (extra ARGS go to cargo test)
   bench       build in release and run the benchmarks against the native baseline
   bench --quick  a short run in the dev profile (what CI runs, so it never rots)
-  bench --only SECTION  one part of the table: echo, bytes, messaging, state, launch or density
+  bench --only SECTION[,SECTION...]  parts of the table: echo, bytes, messaging, state, launch, density
   build-vats  build every vat under vats/ and tests/vats/ as a wasm32-wasip2 component";
 
 const VAT_DIRS: [&str; 2] = ["vats", "tests/vats"];
