@@ -56,6 +56,9 @@ pub(crate) struct Batched {
 struct Input {
     text: String,
     read: usize,
+    /// More than one line: the host counts them as held by this vat until
+    /// told they are read.
+    batch: bool,
 }
 
 impl Input {
@@ -93,7 +96,12 @@ impl Batched {
             Ok(None) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        *self.input.borrow_mut() = Input { text, read: 0 };
+        let batch = text.bytes().filter(|&byte| byte == b'\n').nth(1).is_some();
+        *self.input.borrow_mut() = Input {
+            text,
+            read: 0,
+            batch,
+        };
         let line = self.next_buffered();
         if self.has_input() {
             self.list();
@@ -118,6 +126,13 @@ impl Batched {
         let end = rest.find('\n')?;
         let line = rest[..end].to_owned();
         input.read += end + 1;
+        if input.is_empty() && std::mem::take(&mut input.batch) {
+            drop(input);
+            // The batch's last line is the vat's now: the host stops
+            // counting the batch as held, so the vat may be upgraded while
+            // it sends the replies (which can wait on a slow client).
+            let _ = self.inner.give_back(0);
+        }
         Some(line)
     }
 

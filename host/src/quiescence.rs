@@ -1,8 +1,10 @@
 //! Whether a vat may be replaced (upgraded) now without losing anything it
-//! has begun: it must be waiting in the host, in no call with effects (a
-//! write, a store call) and holding no lines it was handed in a batch and
-//! has not read (its SDK may keep those in memory only). The host calls of
-//! `io` and `state` keep these marks; the runtime reads them.
+//! has begun: it must be waiting in the host, in no call whose effect would
+//! be lost or half done if cut off (a store call, a give-back), and holding
+//! no lines it was handed in a batch and has not read (its SDK may keep
+//! those in memory only). A write may be cut off: what it wrote is already
+//! in the channel's buffer, which outlives the vat. The host calls of `io`
+//! and `state` keep these marks; the runtime reads them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

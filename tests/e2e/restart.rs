@@ -237,6 +237,41 @@ fn an_upgrade_of_a_vat_mid_batch_loses_and_repeats_no_line() {
 }
 
 #[test]
+fn an_upgrade_goes_through_while_the_vat_waits_on_a_client_that_does_not_read() {
+    const LINES: usize = 200_000;
+    let daemon = Daemon::start();
+    let socket = launch_one(&daemon, &vat("echo"), json!({}));
+    let mut client = Client::connect(&socket);
+    // Far more replies than the socket buffers hold: with the client not
+    // reading, the vat ends up waiting to write them.
+    let mut writer = client.writer();
+    let sender = std::thread::spawn(move || {
+        let burst: String = (0..LINES).map(|n| format!("line {n}\n")).collect();
+        std::io::Write::write_all(&mut writer, burst.as_bytes())
+    });
+    assert_eq!(client.recv().as_deref(), Some("line 0"));
+    let shout = vat("shout");
+    let (code, output) = daemon.cli(&["upgrade", "s1", "main", shout.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{output}");
+    // What the old vat wrote reaches the client, then the new one's replies.
+    let mut switched = None;
+    for n in 1..LINES {
+        let reply = client.recv().unwrap_or_else(|| panic!("reply {n}"));
+        if switched.is_none() && reply.starts_with("LINE") {
+            switched = Some(n);
+        }
+        let expected = format!("line {n}");
+        if switched.is_some() {
+            assert_eq!(reply, expected.to_uppercase(), "reply {n}");
+        } else {
+            assert_eq!(reply, expected, "reply {n}");
+        }
+    }
+    sender.join().unwrap().expect("send the burst");
+    assert!(switched.is_some(), "the new component answered");
+}
+
+#[test]
 fn a_bad_component_changes_nothing_and_an_upgrade_outlives_the_daemon() {
     let daemon = Daemon::start();
     let socket = launch_one(&daemon, &vat("echo"), json!({}));

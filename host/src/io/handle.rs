@@ -103,8 +103,8 @@ impl<'a> IoChannelCtx<'a> {
 }
 
 /// Before a read: with an upgrade waiting, the vat pauses here once,
-/// having begun nothing (what it was handed is read, no write runs), so a
-/// vat whose input never runs dry is still replaced.
+/// having begun nothing (what it was handed is read for good), so a vat
+/// whose input never runs dry is still replaced.
 async fn pause_if_quieting(marks: &Quiescence, channel: &Channel) {
     if marks.quieting() {
         channel.back_for_input_now().await;
@@ -162,7 +162,6 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         line: String,
     ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
         let channel = self.channel(&handle)?;
-        let _busy = self.marks.busy();
         Ok(channel.write(&line).await.map_err(Into::into))
     }
 
@@ -185,6 +184,7 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         count: u32,
     ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
         let channel = self.channel(&handle)?;
+        // Cut off while waiting for the queue, the lines would not go back.
         let _busy = self.marks.busy();
         Ok(channel.give_back(count).await.map_err(Into::into))
     }
@@ -195,7 +195,6 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         lines: String,
     ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
         let channel = self.channel(&handle)?;
-        let _busy = self.marks.busy();
         Ok(channel.write_lines(&lines).await.map_err(Into::into))
     }
 
@@ -215,7 +214,6 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), io_channel::IoError>> {
         let channel = self.channel(&handle)?;
-        let _busy = self.marks.busy();
         Ok(channel.write_bytes(&data).await.map_err(Into::into))
     }
 

@@ -1,8 +1,8 @@
 //! Whether a vat is running wasm or waiting in a host call: what an upgrade
 //! waits for, so that it replaces a vat only while the vat is blocked (in a
-//! read, a poll, an accept), never halfway through its own work: not in a
-//! write or a store call, not holding lines it was handed in a batch and
-//! has not read (those would be lost with its memory).
+//! read, a poll, an accept, a write), never halfway through its own work:
+//! not in a store call, not holding lines it was handed in a batch and has
+//! not read (those would be lost with its memory).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,8 +62,8 @@ impl VatActivity {
             tokio::pin!(entered);
             entered.as_mut().enable();
             // `call` has just returned pending: if the vat is in a host
-            // call, it waits there; mid-batch or in a write or a store
-            // call, it has begun something its next host call may end.
+            // call, it waits there; mid-batch or in a store call, it has
+            // begun something its next host call may end.
             if self.in_host() && self.marks.is_quiet() {
                 break None;
             }

@@ -128,8 +128,8 @@ impl Channel {
     /// The lines waiting, at least one (waiting for it), together at most
     /// `max_bytes` unless the first alone is longer: each followed by `\n`.
     /// `None` marks the end of one client's stream. A line error comes on
-    /// its own, from the call after the lines before it.
-    /// One line at a time when the reading vat's `marks` say so.
+    /// its own, from the call after the lines before it. One line at a
+    /// time when the reading vat's `marks` say so.
     pub async fn read_lines(
         &self,
         max_bytes: u32,
@@ -160,7 +160,8 @@ impl Channel {
 
     /// The last `lines` lines of the last `read_lines` batch were not used:
     /// they stay first in line for the channel's next read, by this vat or
-    /// one it hands the channel to. Never more than that batch held.
+    /// one it hands the channel to; the others are read for good now. Never
+    /// more than that batch held.
     pub async fn give_back(&self, lines: u32) -> Result<(), ChannelError> {
         self.check_read(Unit::Line)?;
         let lines = usize::try_from(lines).unwrap_or(usize::MAX);
@@ -174,6 +175,7 @@ impl Channel {
             let returned = tail_bytes(&run.unread()[..queue.handed.bytes], lines);
             queue.handed.release(returned, lines);
             self.unread.fetch_add(lines, Ordering::AcqRel);
+            self.read_handed(queue);
         })
         .await
     }
@@ -201,6 +203,11 @@ impl Channel {
         if let Some(session) = queue.ending.take() {
             self.sessions_done.send_replace(session);
         }
+        self.read_handed(queue);
+    }
+
+    /// The lines handed out are read for good.
+    fn read_handed(&self, queue: &mut InboundQueue) {
         let mut handed = std::mem::take(&mut queue.handed);
         let (bytes, lines) = (handed.bytes, handed.lines);
         handed.release(bytes, lines);

@@ -189,9 +189,10 @@ async fn a_batch_of_lines_is_read_for_good_only_at_the_next_call() {
         Ok(Some("a\nbb\n".to_owned()))
     );
     assert_eq!(reading.lines_in_hand(), 2);
-    // The vat used only the first: the second comes again, alone.
+    // The vat used only the first: it is read for good, the second comes
+    // again, alone.
     channel.give_back(1).await.expect("give back");
-    assert_eq!(reading.lines_in_hand(), 1);
+    assert_eq!(reading.lines_in_hand(), 0);
     assert_eq!(soon(channel.read()).await, Ok(Some("bb".to_owned())));
     assert_eq!(
         soon(channel.read_lines(1024, &reading)).await,
@@ -275,4 +276,30 @@ async fn without_batches_lines_are_handed_one_at_a_time() {
         // A line handed alone is begun work, not a batch held.
         assert_eq!(reading.lines_in_hand(), 0);
     }
+}
+
+#[tokio::test]
+async fn giving_back_nothing_reads_the_whole_batch_for_good() {
+    let (channel, sender) = Channel::new(&spec(Direction::InOut));
+    let reading = Quiescence::new(true);
+    assert!(
+        channel
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["a", "b"]))])
+            .await
+    );
+    assert_eq!(
+        soon(channel.read_lines(100, &reading)).await,
+        Ok(Some("a\nb\n".to_owned()))
+    );
+    assert_eq!(reading.lines_in_hand(), 2);
+    channel.give_back(0).await.expect("give back nothing");
+    assert!(reading.is_quiet());
+    // Nothing is left to give back later, and nothing comes again.
+    channel.give_back(2).await.expect("give back");
+    assert!(
+        channel
+            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["c"]))])
+            .await
+    );
+    assert_eq!(soon(channel.read()).await, Ok(Some("c".to_owned())));
 }
