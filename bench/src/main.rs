@@ -71,6 +71,21 @@ fn main() -> anyhow::Result<()> {
                 .context("native-echo SOCKET [--flush-per-batch | --flush-per-line]")?,
             native::Flush::from_flag(args.get(2).map(String::as_str))?,
         ),
+        // Round trips with a core busy against any echo server, alone: to
+        // profile a server (`perf stat -p PID -- vathost-bench round-trips ...`).
+        Some("round-trips") => {
+            let socket = args.get(1).context("round-trips SOCKET COUNT")?;
+            let count = args.get(2).context("round-trips SOCKET COUNT")?.parse()?;
+            let _spinner = client::Spinner::start();
+            let trips =
+                client::Client::connect(std::path::Path::new(socket))?.round_trips(count)?;
+            println!(
+                "p50 {:.1} us, p99 {:.1} us",
+                micros(trips.p50),
+                micros(trips.p99)
+            );
+            Ok(())
+        }
         Some("native-echo-bytes") => {
             native::serve_bytes(args.get(1).context("native-echo-bytes SOCKET")?)
         }
