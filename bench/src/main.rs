@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
             if let Some(unknown) = only
                 .iter()
                 .flatten()
-                .find(|section| !SECTIONS.contains(section))
+                .find(|section| !SECTIONS.iter().any(|(name, _)| name == *section))
             {
                 anyhow::bail!("no section {unknown}; {USAGE}");
             }
@@ -114,34 +114,32 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-const USAGE: &str =
-    "usage: vathost-bench [--quick] [--only echo|bytes|messaging|state|launch|density]";
+const USAGE: &str = "usage: vathost-bench [--quick] [--only SECTION[,SECTION...]] \
+     (sections: echo, bytes, messaging, state, launch, density)";
 
-/// The parts of the table, each of which `--only` can run alone.
-const SECTIONS: [&str; 6] = ["echo", "bytes", "messaging", "state", "launch", "density"];
+/// One part of the table.
+type Section = fn(&Scale, &Path, &mut Table) -> anyhow::Result<()>;
+
+/// The parts of the table in the order they run, each of which `--only`
+/// can name.
+const SECTIONS: [(&str, Section); 6] = [
+    ("echo", echo),
+    ("bytes", bytes),
+    ("messaging", vat_to_vat),
+    ("state", durable_state),
+    ("launch", launch),
+    ("density", density),
+];
 
 fn run(scale: &Scale, mode: &str, wanted: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
     raise_fd_limit();
     let scratch = tempfile::Builder::new().prefix("vb").tempdir_in("/tmp")?;
     let scratch = scratch.path();
     let mut table = Table::new(mode);
-    if wanted("echo") {
-        echo(scale, scratch, &mut table)?;
-    }
-    if wanted("bytes") {
-        bytes(scale, scratch, &mut table)?;
-    }
-    if wanted("messaging") {
-        vat_to_vat(scale, scratch, &mut table)?;
-    }
-    if wanted("state") {
-        durable_state(scale, scratch, &mut table)?;
-    }
-    if wanted("launch") {
-        launch(scale, scratch, &mut table)?;
-    }
-    if wanted("density") {
-        density(scale, scratch, &mut table)?;
+    for (name, section) in SECTIONS {
+        if wanted(name) {
+            section(scale, scratch, &mut table)?;
+        }
     }
     table.print();
     Ok(())

@@ -4,16 +4,9 @@
 //! reordered when a vat hands its channel to another mid-batch, or is
 //! upgraded while lines stream in.
 
-use std::io::Write;
-
 use serde_json::json;
 
 use crate::harness::{Client, Host, Scratch, vat};
-
-/// Every line of a burst, as one write: the vat takes them in batches.
-fn burst(lines: usize) -> String {
-    (0..lines).map(|n| format!("line {n}\n")).collect()
-}
 
 #[test]
 fn a_channel_lent_mid_batch_gives_its_unread_lines_to_the_next_vat() {
@@ -36,8 +29,7 @@ fn a_channel_lent_mid_batch_gives_its_unread_lines_to_the_next_vat() {
     let mut client = Client::connect(&socket);
     // All at once: the first vat's batch holds many lines when it has read
     // one and lends the channel.
-    let mut writer = client.writer();
-    let sender = std::thread::spawn(move || writer.write_all(burst(LINES).as_bytes()));
+    let sender = client.send_lines_in_background(LINES);
     assert_eq!(client.recv().as_deref(), Some("first: line 0"));
     for n in 1..LINES {
         assert_eq!(

@@ -356,6 +356,19 @@ impl Client {
         self.writer.try_clone().expect("clone stream")
     }
 
+    /// Sends `line 0` to `line {count - 1}` as one write, from a thread of
+    /// its own (the host may stop reading until this client reads).
+    pub fn send_lines_in_background(
+        &self,
+        count: usize,
+    ) -> std::thread::JoinHandle<std::io::Result<()>> {
+        let mut writer = self.writer();
+        std::thread::spawn(move || {
+            let burst: String = (0..count).map(|n| format!("line {n}\n")).collect();
+            writer.write_all(burst.as_bytes())
+        })
+    }
+
     /// Every line until the host closes the connection.
     pub fn recv_all(&mut self) -> Vec<String> {
         std::iter::from_fn(|| self.recv()).collect()

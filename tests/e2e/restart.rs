@@ -196,11 +196,7 @@ fn an_upgrade_of_a_vat_mid_batch_loses_and_repeats_no_line() {
     // in the host for each durable write, in the middle of its batch.
     let socket = launch_one(&daemon, &vat("phoenix"), json!({}));
     let mut client = Client::connect(&socket);
-    let mut writer = client.writer();
-    let sender = std::thread::spawn(move || {
-        let burst: String = (0..LINES).map(|n| format!("line {n}\n")).collect();
-        std::io::Write::write_all(&mut writer, burst.as_bytes())
-    });
+    let sender = client.send_lines_in_background(LINES);
     let mut upgrader = None;
     let mut replies = Vec::with_capacity(LINES);
     for n in 0..LINES {
@@ -244,11 +240,7 @@ fn an_upgrade_goes_through_while_the_vat_waits_on_a_client_that_does_not_read() 
     let mut client = Client::connect(&socket);
     // Far more replies than the socket buffers hold: with the client not
     // reading, the vat ends up waiting to write them.
-    let mut writer = client.writer();
-    let sender = std::thread::spawn(move || {
-        let burst: String = (0..LINES).map(|n| format!("line {n}\n")).collect();
-        std::io::Write::write_all(&mut writer, burst.as_bytes())
-    });
+    let sender = client.send_lines_in_background(LINES);
     assert_eq!(client.recv().as_deref(), Some("line 0"));
     let shout = vat("shout");
     let (code, output) = daemon.cli(&["upgrade", "s1", "main", shout.to_str().unwrap()]);

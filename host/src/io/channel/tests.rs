@@ -18,6 +18,18 @@ fn spec(direction: Direction) -> ChannelSpec {
     }
 }
 
+/// Queues `lines` as one run, as a socket read that framed them would.
+async fn deliver_lines(channel: &Channel, sender: &InboundSender, lines: &[&str]) {
+    assert!(
+        channel
+            .deliver(
+                sender,
+                vec![Inbound::Lines(LineRun::of(lines.iter().copied()))]
+            )
+            .await
+    );
+}
+
 /// Fails the test instead of hanging when `work` does not finish.
 async fn soon<T>(work: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), work)
@@ -82,11 +94,7 @@ async fn output_held_back_for_pending_input_is_flushed_soon_anyway() {
         async move { channel.flush_lagging_output().await }
     });
     // Input the vat has not read yet: the reply is held back...
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["unread"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["unread"]).await;
     channel.write("reply").await.expect("write");
     // ...but reaches the client without the vat doing anything more.
     let mut received = [0u8; 6];
@@ -111,11 +119,7 @@ async fn close_wakes_a_pending_readiness_wait() {
 #[tokio::test]
 async fn readiness_does_not_consume_the_line() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["one"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["one"]).await;
     soon(channel.readable()).await;
     soon(channel.readable()).await;
     assert_eq!(channel.read().await, Ok(Some("one".to_owned())));
@@ -206,11 +210,7 @@ async fn a_batch_of_lines_is_read_for_good_only_at_the_next_call() {
 async fn a_batch_is_bounded_in_bytes_and_gives_back_no_more_than_it_held() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
     let reading = Quiescence::new(true);
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["aaaa", "b"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["aaaa", "b"]).await;
     // A first line longer than the bound still comes, alone.
     assert_eq!(
         soon(channel.read_lines(2, &reading)).await,
@@ -222,11 +222,7 @@ async fn a_batch_is_bounded_in_bytes_and_gives_back_no_more_than_it_held() {
         Ok(Some("aaaa\nb\n".to_owned()))
     );
     // Waiting for input means the vat used the batch: it is read for good.
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["c"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["c"]).await;
     assert_eq!(reading.lines_in_hand(), 2);
     soon(channel.readable()).await;
     assert_eq!(reading.lines_in_hand(), 0);
@@ -263,11 +259,7 @@ async fn written_lines_must_each_end_with_a_newline() {
 async fn without_batches_lines_are_handed_one_at_a_time() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
     let reading = Quiescence::new(false);
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["a", "b"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["a", "b"]).await;
     for expected in ["a\n", "b\n"] {
         assert_eq!(
             soon(channel.read_lines(1024, &reading)).await,
@@ -282,11 +274,7 @@ async fn without_batches_lines_are_handed_one_at_a_time() {
 async fn giving_back_nothing_reads_the_whole_batch_for_good() {
     let (channel, sender) = Channel::new(&spec(Direction::InOut));
     let reading = Quiescence::new(true);
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["a", "b"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["a", "b"]).await;
     assert_eq!(
         soon(channel.read_lines(100, &reading)).await,
         Ok(Some("a\nb\n".to_owned()))
@@ -296,10 +284,6 @@ async fn giving_back_nothing_reads_the_whole_batch_for_good() {
     assert!(reading.is_quiet());
     // Nothing is left to give back later, and nothing comes again.
     channel.give_back(2).await.expect("give back");
-    assert!(
-        channel
-            .deliver(&sender, vec![Inbound::Lines(LineRun::of(["c"]))])
-            .await
-    );
+    deliver_lines(&channel, &sender, &["c"]).await;
     assert_eq!(soon(channel.read()).await, Ok(Some("c".to_owned())));
 }
