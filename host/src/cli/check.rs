@@ -79,10 +79,11 @@ fn explain(spec: &vathost::config::SubclusterSpec) -> String {
                 Unit::Line => "lines",
                 Unit::Bytes => "bytes",
             };
-            let place = channel.kind.path().map_or_else(
-                || "the console".to_owned(),
-                |path| path.display().to_string(),
-            );
+            let place = match (&channel.kind, channel.kind.path()) {
+                (ChannelKind::Nats(nats), _) => format!("{} on {}", nats.subject, nats.url),
+                (_, Some(path)) => path.display().to_string(),
+                (_, None) => "the console".to_owned(),
+            };
             let role = match &channel.kind {
                 ChannelKind::Listen(listen) => format!(
                     "listener: each client a channel of its own, at most {} at once",
@@ -92,6 +93,11 @@ fn explain(spec: &vathost::config::SubclusterSpec) -> String {
                 ChannelKind::Connect(_) => "connect: the host connects at launch".to_owned(),
                 ChannelKind::File(_) => "file".to_owned(),
                 ChannelKind::Console => "console".to_owned(),
+                ChannelKind::Nats(nats) => match (&nats.jetstream, &nats.queue_group) {
+                    (Some(jetstream), _) => format!("nats: JetStream stream {}", jetstream.stream),
+                    (None, Some(group)) => format!("nats: queue group {group}"),
+                    (None, None) => "nats".to_owned(),
+                },
             };
             let _ = writeln!(
                 text,

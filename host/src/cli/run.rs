@@ -63,6 +63,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(subcluster) => {
                 for channel in &subcluster.channels {
                     let place = match (&channel.path, channel.kind.as_str()) {
+                        (None, "nats") => format!(
+                            "NATS subject {}",
+                            channel.subject.as_deref().unwrap_or_default()
+                        ),
                         (Some(path), "socket" | "listen") => {
                             format!("listening on {}", path.display())
                         }

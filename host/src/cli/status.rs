@@ -77,6 +77,20 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 .path
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |path| path.display().to_string());
+            if let Some(link) = stats.link {
+                println!(
+                    "  channel {} ({}) NATS {}: {link}, in {} messages/{} bytes, out {} messages/{} bytes, dropped {}",
+                    info.name,
+                    info.direction,
+                    info.subject.as_deref().unwrap_or_default(),
+                    stats.messages_in,
+                    stats.bytes_in,
+                    stats.messages_out,
+                    stats.bytes_out,
+                    stats.dropped,
+                );
+                continue;
+            }
             println!(
                 "  channel {} ({}) {path}: {}, in {} lines/{} bytes, out {} lines/{} bytes",
                 info.name,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::spec::{ChannelKind, Direction, SubclusterSpec};
+use super::spec::{ChannelKind, Direction, NatsAuth, SubclusterSpec};
 use super::{ConfigError, Problem};
 use crate::files::{open_parent, open_regular};
 
@@ -47,6 +47,22 @@ fn check(spec: &SubclusterSpec, components: bool) -> Result<(), ConfigError> {
                     )),
                     _ => None,
                 })
+            }
+            ChannelKind::Nats(nats) => {
+                // The server may start after the check (the host reconnects);
+                // the secrets it is handed must be readable now.
+                let (key, path) = match &nats.auth {
+                    NatsAuth::None => continue,
+                    NatsAuth::CredsFile(path) => ("credentials", path),
+                    NatsAuth::TokenFile(path) => ("token-file", path),
+                };
+                if let Err(error) = readable_file(path) {
+                    problems.push(Problem::new(
+                        format!("io.{}.{key}", channel.name),
+                        format!("cannot read {}: {error}", path.display()),
+                    ));
+                }
+                None
             }
             // The peer may start after the check; launch retries as configured.
             ChannelKind::Connect(_) | ChannelKind::Console => None,

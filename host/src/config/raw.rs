@@ -105,9 +105,9 @@ pub(super) struct RawLimits {
 pub(super) struct RawChannel {
     /// What the host creates: `socket` (it listens; one client at a time),
     /// `listen` (it listens; each client a channel of its own), `connect`
-    /// (it connects at launch), `file` or `console`.
+    /// (it connects at launch), `file`, `console` or `nats` (a NATS subject).
     #[serde(rename = "type", default)]
-    #[schemars(extend("enum" = ["socket", "listen", "connect", "console", "file", null]))]
+    #[schemars(extend("enum" = ["socket", "listen", "connect", "console", "file", "nats", null]))]
     pub kind: Option<String>,
     /// The socket or file, relative to the config's directory.
     #[serde(default)]
@@ -139,6 +139,41 @@ pub(super) struct RawChannel {
     /// `connect`: pause between attempts, in milliseconds.
     #[serde(default)]
     pub retry_delay_ms: Option<u64>,
+    /// `nats`: the server (default `nats://127.0.0.1:4222`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `nats`: a `.creds` file the host presents, relative to the config's
+    /// directory.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// `nats`: a file holding the token the host presents.
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// `nats`: the subject read (`in`, `inout`; wildcards allowed) or
+    /// published to (`out`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `nats` `in`/`inout`: subscribers in one group share the messages.
+    #[serde(default)]
+    pub queue_group: Option<String>,
+    /// `nats`: the JetStream stream (created over `subject` if missing).
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// `nats` `in` with `stream`: the durable consumer's name.
+    #[serde(default)]
+    pub durable: Option<String>,
+    /// `nats` `in` with `stream`: how long the server waits for an
+    /// acknowledgement before delivering a message again, in milliseconds.
+    #[serde(default)]
+    pub ack_wait_ms: Option<u64>,
+    /// `nats`: how long a write waits for the server before it fails, in
+    /// milliseconds.
+    #[serde(default)]
+    pub write_timeout_ms: Option<u64>,
+    /// `nats` `in`/`inout`: received messages kept for the vat beyond its
+    /// `queue`, in bytes (`"16MiB"`); core NATS drops what does not fit.
+    #[serde(default)]
+    pub max_pending: Option<ByteCount>,
 }
 
 /// A byte count written as a number or as a string with a unit (`"64KiB"`).

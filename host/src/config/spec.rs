@@ -119,5 +119,6 @@ impl Default for VatLimits {
 // The channel specs are the io module's own vocabulary: config produces
 // them, io consumes them, and io never sees config.
 pub use crate::io::{
-    ChannelKind, ChannelSpec, ConnectSpec, Direction, FileSpec, ListenSpec, SocketSpec, Unit,
+    ChannelKind, ChannelSpec, ConnectSpec, Direction, FileSpec, JetStreamSpec, ListenSpec,
+    NatsAuth, NatsSpec, SocketSpec, Unit,
 };

@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::io::NatsAuth;
 
 fn parse(config: serde_json::Value) -> Result<SubclusterSpec, ConfigError> {
     from_json(&config.to_string(), "test", Path::new("/base"))
@@ -519,4 +520,149 @@ fn rejects_bad_restart_policies_and_messaging_limits() {
     let mut config = minimal();
     config["vats"]["main"]["limits"] = json!({ "message": 10 });
     assert_rejects(config, "vats.main.limits.message", "outside 1KiB to 64MiB");
+}
+
+fn with_channel(channel: serde_json::Value) -> serde_json::Value {
+    let mut config = minimal();
+    config["io"]["repl"] = channel;
+    config
+}
+
+#[test]
+fn a_nats_channel_takes_its_defaults_and_resolves_its_secrets() {
+    let spec = parse(with_channel(json!({
+        "type": "nats", "subject": "orders.>", "queue-group": "workers",
+        "credentials": "secrets/host.creds"
+    })))
+    .expect("valid");
+    let ChannelKind::Nats(nats) = &spec.channels[0].kind else {
+        panic!("a nats channel: {:?}", spec.channels[0].kind);
+    };
+    assert_eq!(nats.url, "nats://127.0.0.1:4222");
+    assert_eq!(nats.subject, "orders.>");
+    assert_eq!(nats.queue_group.as_deref(), Some("workers"));
+    assert_eq!(
+        nats.auth,
+        NatsAuth::CredsFile(Path::new("/base/secrets/host.creds").to_owned())
+    );
+    assert_eq!(nats.jetstream, None);
+    assert_eq!(nats.max_pending, 16 * 1024 * 1024);
+    assert_eq!(spec.channels[0].kind.path(), None);
+
+    let spec = parse(with_channel(json!({
+        "type": "nats", "url": "tls://nats.example.com:4443", "subject": "jobs",
+        "direction": "in", "stream": "JOBS", "durable": "workers", "ack-wait-ms": 500,
+        "token-file": "/run/token", "max-pending": "1MiB"
+    })))
+    .expect("valid");
+    let ChannelKind::Nats(nats) = &spec.channels[0].kind else {
+        panic!("a nats channel");
+    };
+    let jetstream = nats.jetstream.as_ref().expect("JetStream");
+    assert_eq!(jetstream.stream, "JOBS");
+    assert_eq!(jetstream.durable.as_deref(), Some("workers"));
+    assert_eq!(jetstream.ack_wait, std::time::Duration::from_millis(500));
+    assert_eq!(nats.auth, NatsAuth::TokenFile("/run/token".into()));
+    assert_eq!(nats.max_pending, 1024 * 1024);
+}
+
+#[test]
+fn rejects_each_bad_nats_field_by_name() {
+    let nats = |extra: serde_json::Value| {
+        let mut channel = json!({ "type": "nats", "subject": "a.b" });
+        for (key, value) in extra.as_object().expect("object") {
+            channel[key] = value.clone();
+        }
+        with_channel(channel)
+    };
+    assert_rejects(
+        with_channel(json!({ "type": "nats" })),
+        "io.repl.subject",
+        "needs a `subject`",
+    );
+    for (extra, field, message) in [
+        (
+            json!({ "url": "http://x:1" }),
+            "url",
+            "the scheme is `nats` or `tls`",
+        ),
+        (
+            json!({ "url": "nats://a:1,nats://b:2" }),
+            "url",
+            "one server address",
+        ),
+        (json!({ "subject": "a..b" }), "subject", "is not a subject"),
+        (json!({ "subject": "a b" }), "subject", "is not a subject"),
+        (
+            json!({ "subject": "a.>.b" }),
+            "subject",
+            "`>` must be the last token",
+        ),
+        (
+            json!({ "subject": "a.*", "direction": "out" }),
+            "subject",
+            "wildcards are for reading",
+        ),
+        (
+            json!({ "queue-group": "g", "direction": "out" }),
+            "queue-group",
+            "reads nothing",
+        ),
+        (
+            json!({ "queue-group": "a b" }),
+            "queue-group",
+            "not a queue group name",
+        ),
+        (
+            json!({ "stream": "S" }),
+            "stream",
+            "is `in` (a durable consumer) or `out`",
+        ),
+        (
+            json!({ "stream": "S", "direction": "in" }),
+            "durable",
+            "needs a `durable`",
+        ),
+        (
+            json!({ "stream": "S.x", "direction": "out" }),
+            "stream",
+            "not a stream name",
+        ),
+        (
+            json!({ "stream": "S", "direction": "out", "durable": "d" }),
+            "durable",
+            "`in` channels only",
+        ),
+        (
+            json!({ "durable": "d", "direction": "in" }),
+            "durable",
+            "set `stream` too",
+        ),
+        (
+            json!({ "stream": "S", "direction": "in", "durable": "d", "ack-wait-ms": 1 }),
+            "ack-wait-ms",
+            "outside 100",
+        ),
+        (
+            json!({ "write-timeout-ms": 0 }),
+            "write-timeout-ms",
+            "outside 1",
+        ),
+        (
+            json!({ "max-pending": 5, "direction": "out" }),
+            "max-pending",
+            "receives nothing",
+        ),
+        (
+            json!({ "credentials": "c", "token-file": "t" }),
+            "token-file",
+            "not both",
+        ),
+        (json!({ "path": "/tmp/x" }), "path", "not a `path`"),
+    ] {
+        assert_rejects(nats(extra), &format!("io.repl.{field}"), message);
+    }
+    let mut config = minimal();
+    config["io"]["repl"]["subject"] = json!("a");
+    assert_rejects(config, "io.repl.subject", "applies to `nats` channels only");
 }

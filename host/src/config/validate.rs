@@ -7,7 +7,8 @@ use super::raw::{RawChannel, RawCluster, RawLimits, RawVat};
 use super::spec::{
     ChannelKind, ChannelSpec, ConnectSpec, DEFAULT_MAX_LINE, DEFAULT_MAX_RESTARTS,
     DEFAULT_QUEUE_LINES, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_WINDOW, Direction, FileSpec,
-    ListenSpec, RestartPolicy, SocketSpec, SubclusterSpec, Unit, VatLimits, VatSpec,
+    JetStreamSpec, ListenSpec, NatsAuth, NatsSpec, RestartPolicy, SocketSpec, SubclusterSpec, Unit,
+    VatLimits, VatSpec,
 };
 use super::{ConfigError, Problem};
 
@@ -23,6 +24,13 @@ const DEFAULT_RETRY_ATTEMPTS: u32 = 10;
 const DEFAULT_RETRY_DELAY_MS: u64 = 100;
 const MAX_RETRY_ATTEMPTS: u32 = 1_000;
 const MAX_RETRY_DELAY_MS: u64 = 60_000;
+const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+const DEFAULT_NATS_WRITE_TIMEOUT_MS: u64 = 10_000;
+/// JetStream's own default.
+const DEFAULT_ACK_WAIT_MS: u64 = 30_000;
+const MAX_NATS_WAIT_MS: u64 = 3_600_000;
+const DEFAULT_NATS_MAX_PENDING: u64 = 16 * 1024 * 1024;
+const MAX_NATS_MAX_PENDING: u64 = 1024 * 1024 * 1024;
 /// The most a wasm32 linear memory can address.
 const MAX_VAT_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
 /// Handles: enough for a few channels and their pollables, and at most what
@@ -300,7 +308,7 @@ fn channel_spec(
     let Some(kind) = raw.kind.as_deref() else {
         problems.push(Problem::new(
             format!("{field}.type"),
-            "missing: one of `socket`, `listen`, `connect`, `console`, `file`",
+            "missing: one of `socket`, `listen`, `connect`, `console`, `file`, `nats`",
         ));
         return None;
     };
@@ -361,6 +369,20 @@ fn channel_spec(
         "connect",
         problems,
     );
+    for (key, present) in [
+        ("url", raw.url.is_some()),
+        ("credentials", raw.credentials.is_some()),
+        ("token-file", raw.token_file.is_some()),
+        ("subject", raw.subject.is_some()),
+        ("queue-group", raw.queue_group.is_some()),
+        ("stream", raw.stream.is_some()),
+        ("durable", raw.durable.is_some()),
+        ("ack-wait-ms", raw.ack_wait_ms.is_some()),
+        ("write-timeout-ms", raw.write_timeout_ms.is_some()),
+        ("max-pending", raw.max_pending.is_some()),
+    ] {
+        only_for(key, present, "nats", problems);
+    }
     if raw.mode.is_some() && !matches!(kind, "socket" | "listen") {
         problems.push(Problem::new(
             format!("{field}.mode"),
@@ -396,6 +418,7 @@ fn channel_spec(
         "listen" => listen_spec(raw, field, base, problems).map(ChannelKind::Listen),
         "connect" => connect_spec(raw, field, base, problems).map(ChannelKind::Connect),
         "file" => file_spec(raw, direction, field, base, problems).map(ChannelKind::File),
+        "nats" => nats_spec(raw, direction, field, base, problems).map(ChannelKind::Nats),
         "console" => {
             if raw.path.is_some() {
                 problems.push(Problem::new(
@@ -409,7 +432,7 @@ fn channel_spec(
             problems.push(Problem::new(
                 format!("{field}.type"),
                 format!(
-                    "unsupported channel type `{other}`; supported: `socket`, `listen`, `connect`, `console`, `file`"
+                    "unsupported channel type `{other}`; supported: `socket`, `listen`, `connect`, `console`, `file`, `nats`"
                 ),
             ));
             None
@@ -510,6 +533,243 @@ fn file_spec(
         return None;
     }
     Some(FileSpec { path })
+}
+
+fn nats_spec(
+    raw: &RawChannel,
+    direction: Direction,
+    field: &str,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<NatsSpec> {
+    let before = problems.len();
+    if raw.path.is_some() {
+        problems.push(Problem::new(
+            format!("{field}.path"),
+            "a nats channel has a `url` and a `subject`, not a `path`",
+        ));
+    }
+    let url = raw
+        .url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_owned());
+    if let Err(why) = nats_url(&url) {
+        problems.push(Problem::new(format!("{field}.url"), why));
+    }
+    let file = |key: &str, path: Option<&String>, problems: &mut Vec<Problem>| {
+        let path = path?;
+        if path.is_empty() {
+            problems.push(Problem::new(format!("{field}.{key}"), "empty path"));
+            return None;
+        }
+        Some(normalize(&base.join(path)))
+    };
+    let credentials = file("credentials", raw.credentials.as_ref(), problems);
+    let token = file("token-file", raw.token_file.as_ref(), problems);
+    let auth = match (credentials, token) {
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new(
+                format!("{field}.token-file"),
+                "give `credentials` or `token-file`, not both",
+            ));
+            NatsAuth::None
+        }
+        (Some(creds), None) => NatsAuth::CredsFile(creds),
+        (None, Some(token)) => NatsAuth::TokenFile(token),
+        (None, None) => NatsAuth::None,
+    };
+    let subject = raw.subject.clone().unwrap_or_default();
+    let wildcards = direction != Direction::Out;
+    if raw.subject.is_none() {
+        problems.push(Problem::new(
+            format!("{field}.subject"),
+            "a nats channel needs a `subject`",
+        ));
+    } else if let Err(why) = nats_subject(&subject, wildcards) {
+        problems.push(Problem::new(format!("{field}.subject"), why));
+    }
+    if let Some(group) = &raw.queue_group {
+        if direction == Direction::Out {
+            problems.push(Problem::new(
+                format!("{field}.queue-group"),
+                "a queue group shares what is read; an `out` channel reads nothing",
+            ));
+        } else if raw.stream.is_some() {
+            problems.push(Problem::new(
+                format!("{field}.queue-group"),
+                "a durable consumer is already shared by every host that names it; drop `queue-group`",
+            ));
+        } else if group.is_empty() || group.chars().any(char::is_whitespace) {
+            problems.push(Problem::new(
+                format!("{field}.queue-group"),
+                format!("`{group}` is not a queue group name (non-empty, no spaces)"),
+            ));
+        }
+    }
+    let jetstream = jetstream_spec(raw, direction, field, problems);
+    let write_timeout = match raw.write_timeout_ms {
+        None => DEFAULT_NATS_WRITE_TIMEOUT_MS,
+        Some(ms) if (1..=MAX_NATS_WAIT_MS).contains(&ms) => ms,
+        Some(ms) => {
+            problems.push(Problem::new(
+                format!("{field}.write-timeout-ms"),
+                format!("{ms} ms is outside 1 to {MAX_NATS_WAIT_MS}"),
+            ));
+            DEFAULT_NATS_WRITE_TIMEOUT_MS
+        }
+    };
+    let max_pending = match raw.max_pending {
+        None => DEFAULT_NATS_MAX_PENDING,
+        Some(_) if direction == Direction::Out => {
+            problems.push(Problem::new(
+                format!("{field}.max-pending"),
+                "an `out` channel receives nothing to keep",
+            ));
+            DEFAULT_NATS_MAX_PENDING
+        }
+        Some(bytes) if (1..=MAX_NATS_MAX_PENDING).contains(&bytes.0) => bytes.0,
+        Some(bytes) => {
+            problems.push(Problem::new(
+                format!("{field}.max-pending"),
+                format!("{} bytes is outside 1 byte to 1GiB", bytes.0),
+            ));
+            DEFAULT_NATS_MAX_PENDING
+        }
+    };
+    (problems.len() == before).then(|| NatsSpec {
+        url,
+        auth,
+        subject,
+        queue_group: raw.queue_group.clone(),
+        jetstream,
+        write_timeout: std::time::Duration::from_millis(write_timeout),
+        max_pending,
+    })
+}
+
+fn jetstream_spec(
+    raw: &RawChannel,
+    direction: Direction,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<JetStreamSpec> {
+    let Some(stream) = &raw.stream else {
+        for (key, present) in [
+            ("durable", raw.durable.is_some()),
+            ("ack-wait-ms", raw.ack_wait_ms.is_some()),
+        ] {
+            if present {
+                problems.push(Problem::new(
+                    format!("{field}.{key}"),
+                    format!("`{key}` applies to JetStream channels only: set `stream` too"),
+                ));
+            }
+        }
+        return None;
+    };
+    if !is_jetstream_name(stream) {
+        problems.push(Problem::new(
+            format!("{field}.stream"),
+            format!("`{stream}` is not a stream name (letters, digits, `-` and `_`)"),
+        ));
+    }
+    match direction {
+        Direction::InOut => problems.push(Problem::new(
+            format!("{field}.stream"),
+            "a JetStream channel is `in` (a durable consumer) or `out` (acknowledged publishes); set `direction`",
+        )),
+        Direction::In => match &raw.durable {
+            None => problems.push(Problem::new(
+                format!("{field}.durable"),
+                "an `in` channel on a stream needs a `durable` consumer name",
+            )),
+            Some(durable) if !is_jetstream_name(durable) => problems.push(Problem::new(
+                format!("{field}.durable"),
+                format!("`{durable}` is not a consumer name (letters, digits, `-` and `_`)"),
+            )),
+            Some(_) => {}
+        },
+        Direction::Out => {
+            for (key, present) in [
+                ("durable", raw.durable.is_some()),
+                ("ack-wait-ms", raw.ack_wait_ms.is_some()),
+            ] {
+                if present {
+                    problems.push(Problem::new(
+                        format!("{field}.{key}"),
+                        format!("`{key}` applies to `in` channels only"),
+                    ));
+                }
+            }
+        }
+    }
+    let ack_wait = match raw.ack_wait_ms {
+        None => DEFAULT_ACK_WAIT_MS,
+        Some(ms) if (100..=MAX_NATS_WAIT_MS).contains(&ms) => ms,
+        Some(ms) => {
+            problems.push(Problem::new(
+                format!("{field}.ack-wait-ms"),
+                format!("{ms} ms is outside 100 to {MAX_NATS_WAIT_MS}"),
+            ));
+            DEFAULT_ACK_WAIT_MS
+        }
+    };
+    Some(JetStreamSpec {
+        stream: stream.clone(),
+        durable: raw.durable.clone(),
+        ack_wait: std::time::Duration::from_millis(ack_wait),
+    })
+}
+
+/// Why `url` is not one NATS server address, if it is not.
+fn nats_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` is not a URL like nats://127.0.0.1:4222"))?;
+    if !matches!(scheme, "nats" | "tls") {
+        return Err(format!(
+            "`{url}`: the scheme is `nats` or `tls`, not `{scheme}`"
+        ));
+    }
+    if rest.is_empty() || rest.contains(',') || rest.contains('/') {
+        return Err(format!(
+            "`{url}` is not one server address like nats://127.0.0.1:4222"
+        ));
+    }
+    url.parse::<async_nats::ServerAddr>()
+        .map(drop)
+        .map_err(|error| format!("`{url}` is not a NATS server address: {error}"))
+}
+
+/// Why `subject` is not a NATS subject, if it is not: dot-separated
+/// non-empty tokens without spaces; `*` (one token) and `>` (the rest,
+/// last) only where `wildcards` are allowed.
+fn nats_subject(subject: &str, wildcards: bool) -> Result<(), String> {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    for (index, token) in tokens.iter().enumerate() {
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "`{subject}` is not a subject: tokens separated by `.`, each non-empty, without spaces"
+            ));
+        }
+        let wildcard = *token == "*" || *token == ">";
+        if wildcard && !wildcards {
+            return Err(format!(
+                "`{subject}`: an `out` channel publishes to one subject; wildcards are for reading"
+            ));
+        }
+        if *token == ">" && index + 1 != tokens.len() {
+            return Err(format!("`{subject}`: `>` must be the last token"));
+        }
+    }
+    Ok(())
+}
+
+fn is_jetstream_name(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
 fn socket_spec(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::channel::{Channel, ChannelStats};
 use super::listen::{ListenChannel, Listener};
+use super::nats::{NatsChannel, NatsError};
 use super::socket::{SocketChannel, SocketError};
 use super::spec::{ChannelKind, ChannelSpec};
 use super::stream::{StreamChannel, StreamError};
@@ -32,12 +33,15 @@ pub enum EndpointError {
     Socket(#[from] SocketError),
     #[error(transparent)]
     Stream(#[from] StreamError),
+    #[error(transparent)]
+    Nats(#[from] NatsError),
 }
 
 pub enum Endpoint {
     Socket(SocketChannel),
     Listen(ListenChannel),
     Stream(StreamChannel),
+    Nats(NatsChannel),
 }
 
 impl Endpoint {
@@ -50,6 +54,7 @@ impl Endpoint {
             }
             ChannelKind::File(file) => Self::Stream(StreamChannel::file(spec, file).await?),
             ChannelKind::Console => Self::Stream(StreamChannel::console(spec).await),
+            ChannelKind::Nats(nats) => Self::Nats(NatsChannel::open(spec, nats).await?),
         })
     }
 
@@ -58,6 +63,7 @@ impl Endpoint {
             Self::Socket(socket) => Grant::Channel(socket.channel().clone()),
             Self::Listen(listen) => Grant::Listener(listen.listener().clone()),
             Self::Stream(stream) => Grant::Channel(stream.channel().clone()),
+            Self::Nats(nats) => Grant::Channel(nats.channel().clone()),
         }
     }
 
@@ -66,6 +72,7 @@ impl Endpoint {
             Self::Socket(socket) => Some(socket.path()),
             Self::Listen(listen) => Some(listen.path()),
             Self::Stream(stream) => stream.path(),
+            Self::Nats(_) => None,
         }
     }
 
@@ -77,6 +84,7 @@ impl Endpoint {
             Self::Socket(socket) => socket.channel().close(),
             Self::Listen(listen) => listen.close_now(),
             Self::Stream(stream) => stream.channel().close(),
+            Self::Nats(nats) => nats.channel().close(),
         }
     }
 
@@ -85,6 +93,7 @@ impl Endpoint {
             Self::Socket(socket) => socket.close().await,
             Self::Listen(listen) => listen.close().await,
             Self::Stream(stream) => stream.close().await,
+            Self::Nats(nats) => nats.close().await,
         }
     }
 }

@@ -7,19 +7,21 @@ mod endpoint;
 mod framing;
 mod handle;
 mod listen;
+mod nats;
 mod session;
 mod socket;
 mod spec;
 mod stream;
 
-pub use channel::{Channel, ChannelError, ChannelStats};
+pub use channel::{Channel, ChannelError, ChannelStats, LinkState};
 pub use endpoint::{Endpoint, EndpointError, Grant};
 pub use framing::{Frame, LineFramer, OwnedFrame};
 pub use handle::{ChannelHandle, IoChannelCtx, IoChannelView, ListenerHandle, add_to_linker};
 pub use listen::{ListenChannel, Listener};
+pub use nats::{NatsChannel, NatsError};
 pub use socket::{SocketChannel, SocketError, SocketFile};
 pub use spec::{
-    ChannelKind, ChannelSpec, ConnectSpec, Direction, FileSpec, ListenSpec, MAX_SOCKET_PATH,
-    SocketSpec, Unit,
+    ChannelKind, ChannelSpec, ConnectSpec, Direction, FileSpec, JetStreamSpec, ListenSpec,
+    MAX_SOCKET_PATH, NatsAuth, NatsSpec, SocketSpec, Unit,
 };
 pub use stream::{StreamChannel, StreamError};

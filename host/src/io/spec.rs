@@ -62,6 +62,8 @@ pub enum ChannelKind {
     Console,
     /// `in`: a file's contents; `out`: lines appended to a file.
     File(FileSpec),
+    /// A NATS subject (or JetStream stream) on a NATS server.
+    Nats(NatsSpec),
 }
 
 impl ChannelKind {
@@ -70,7 +72,7 @@ impl ChannelKind {
         match self {
             Self::Socket(socket) => Some(&socket.path),
             Self::Listen(listen) => Some(&listen.socket.path),
-            Self::Connect(_) | Self::Console | Self::File(_) => None,
+            Self::Connect(_) | Self::Console | Self::File(_) | Self::Nats(_) => None,
         }
     }
 
@@ -81,7 +83,7 @@ impl ChannelKind {
             Self::Listen(listen) => Some(&listen.socket.path),
             Self::Connect(connect) => Some(&connect.path),
             Self::File(file) => Some(&file.path),
-            Self::Console => None,
+            Self::Console | Self::Nats(_) => None,
         }
     }
 
@@ -92,6 +94,7 @@ impl ChannelKind {
             Self::Connect(_) => "connect",
             Self::Console => "console",
             Self::File(_) => "file",
+            Self::Nats(_) => "nats",
         }
     }
 }
@@ -120,4 +123,47 @@ pub struct SocketSpec {
     pub path: PathBuf,
     /// Permission bits of the socket file.
     pub mode: u32,
+}
+
+/// A channel carried by NATS: each message one line (or chunk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsSpec {
+    /// The server, `nats://host:port` (or `tls://`).
+    pub url: String,
+    pub auth: NatsAuth,
+    /// `in` and `inout`: what the channel subscribes to (wildcards
+    /// allowed); `out`: where each write is published.
+    pub subject: String,
+    /// Subscribers in one group share the messages, each delivered to one.
+    pub queue_group: Option<String>,
+    pub jetstream: Option<JetStreamSpec>,
+    /// How long a write waits for the server (while it is away, say)
+    /// before it fails.
+    pub write_timeout: std::time::Duration,
+    /// Bytes of received messages the host keeps for the vat beyond its
+    /// `queue`; core NATS drops (and counts) what does not fit.
+    pub max_pending: u64,
+}
+
+/// What the host presents to the NATS server; read by the host, never seen
+/// by a vat.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NatsAuth {
+    None,
+    /// A `.creds` file (a user JWT and its nkey seed).
+    CredsFile(PathBuf),
+    /// A file whose contents (trimmed) are the token.
+    TokenFile(PathBuf),
+}
+
+/// `in`: a durable consumer of a stream; `out`: publishes acknowledged by
+/// the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JetStreamSpec {
+    pub stream: String,
+    /// `in` only: the consumer's name, which outlives the host.
+    pub durable: Option<String>,
+    /// `in` only: how long the server waits for an acknowledgement before
+    /// it delivers a message again.
+    pub ack_wait: std::time::Duration,
 }

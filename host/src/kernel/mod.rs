@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::config::{Direction, SubclusterSpec};
+use crate::config::{ChannelKind, Direction, SubclusterSpec};
 use crate::io::Endpoint;
 use crate::messaging::{Mailbox, MailboxLimits, ObjectRef};
 use crate::runtime::GuestLog;
@@ -70,12 +70,16 @@ impl std::str::FromStr for SubclusterId {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelInfo {
     pub name: String,
-    /// The config's `type`: `socket`, `listen`, `connect`, `console` or `file`.
+    /// The config's `type`: `socket`, `listen`, `connect`, `console`,
+    /// `file` or `nats`.
     #[serde(rename = "type")]
     pub kind: String,
     pub direction: Direction,
-    /// The socket or file; none for the console.
+    /// The socket or file; none for the console and NATS.
     pub path: Option<PathBuf>,
+    /// A NATS channel's subject and server: `orders on nats://host:4222`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// What a caller learns from a successful launch.
@@ -686,6 +690,10 @@ impl Started {
                 kind: spec.kind.type_name().to_owned(),
                 direction: spec.direction,
                 path: endpoint.path().map(std::path::Path::to_path_buf),
+                subject: match &spec.kind {
+                    ChannelKind::Nats(nats) => Some(format!("{} on {}", nats.subject, nats.url)),
+                    _ => None,
+                },
             })
             .collect()
     }

@@ -175,6 +175,11 @@ impl Channel {
             let returned = tail_bytes(&run.unread()[..queue.handed.bytes], lines);
             queue.handed.release(returned, lines);
             self.unread.fetch_add(lines, Ordering::AcqRel);
+            if let Some(peer) = self.peer()
+                && lines > 0
+            {
+                peer.given_back(lines);
+            }
             self.read_handed(queue);
         })
         .await
@@ -204,6 +209,15 @@ impl Channel {
             self.sessions_done.send_replace(session);
         }
         self.read_handed(queue);
+        if let Some(peer) = self.peer() {
+            peer.done();
+        }
+    }
+
+    fn tell_peer_taken(&self, count: usize) {
+        if let Some(peer) = self.peer() {
+            peer.taken(count);
+        }
     }
 
     /// The lines handed out are read for good.
@@ -260,6 +274,7 @@ impl Channel {
                         queue.current.pop_front();
                     }
                     self.unread.fetch_sub(1, Ordering::AcqRel);
+                    self.tell_peer_taken(1);
                     Taken::Line(line)
                 }
                 (Some(Inbound::Lines(run)), Want::Lines(max, holder)) => {
@@ -275,6 +290,7 @@ impl Channel {
                         holder,
                     };
                     self.unread.fetch_sub(lines, Ordering::AcqRel);
+                    self.tell_peer_taken(lines);
                     Taken::Lines(text)
                 }
                 (Some(_), _) => {
@@ -293,6 +309,12 @@ impl Channel {
 
     /// What a whole item taken from the queue gives the reader.
     fn taken_item(&self, queue: &mut InboundQueue, item: Inbound) -> Taken {
+        if matches!(
+            item,
+            Inbound::Bytes(_) | Inbound::InvalidData(_) | Inbound::TooLong
+        ) {
+            self.tell_peer_taken(1);
+        }
         match item {
             Inbound::Bytes(chunk) => Taken::Bytes(chunk),
             Inbound::EndOfStream { session } => {

@@ -23,6 +23,19 @@ impl LineRun {
         run
     }
 
+    /// A run of one line, which must not contain `\n`.
+    pub(crate) fn of_one(line: &str) -> Self {
+        let mut run = Self::default();
+        run.push(line);
+        run
+    }
+
+    /// Adds the unread lines of `other` after these.
+    pub(crate) fn append(&mut self, other: LineRun) {
+        self.text.push_str(other.unread());
+        self.count += other.count;
+    }
+
     /// Adds a line, which the framer guarantees holds no `\n`.
     pub(crate) fn push(&mut self, line: &str) {
         self.text.push_str(line);

@@ -20,9 +20,11 @@
 //! Output a peer does not take within the grace is dropped with a log line,
 //! so ending a session or closing a channel never waits on a peer.
 
+mod barrier;
 mod inbound;
 mod line_run;
 mod output;
+mod peer;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -35,12 +37,14 @@ use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::spec::{ChannelSpec, Direction, Unit};
+pub(crate) use barrier::flush_every_channel;
 use inbound::InboundQueue;
 pub(crate) use inbound::InboundSender;
 pub(crate) use line_run::LineRun;
 pub(crate) use output::ClientWriter;
-pub use stats::ChannelStats;
+pub(crate) use peer::{MessagePeer, Published};
 use stats::Counters;
+pub use stats::{ChannelStats, LinkState};
 
 /// Why a channel call failed; mirrors the WIT `io-error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +119,9 @@ pub struct Channel {
     /// Fired when the last vat handle to this channel is dropped.
     abandoned: CancellationToken,
     stats: Counters,
+    /// A message transport (NATS): told which messages the vat has taken
+    /// and is done with, and sent each write as a message of its own.
+    peer: std::sync::OnceLock<Arc<dyn MessagePeer>>,
 }
 
 impl Channel {
@@ -139,7 +146,9 @@ impl Channel {
             holders: AtomicUsize::new(0),
             abandoned: CancellationToken::new(),
             stats: Counters::default(),
+            peer: std::sync::OnceLock::new(),
         });
+        barrier::register(&channel);
         (channel, sender)
     }
 

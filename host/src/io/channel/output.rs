@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{CLOSE_GRACE, Channel, ChannelError, FLUSH_DELAY};
+use super::{CLOSE_GRACE, Channel, ChannelError, FLUSH_DELAY, MessagePeer};
 use crate::io::spec::Unit;
 
 /// The write side of the connected peer, with the output it has not taken
@@ -134,7 +134,12 @@ impl Channel {
     /// has taken all of it.
     pub async fn write(&self, line: &str) -> Result<(), ChannelError> {
         self.check_line(line)?;
-        self.send(&[line.as_bytes(), b"\n"]).await?;
+        if let Some(peer) = self.peer() {
+            let message = bytes::Bytes::copy_from_slice(line.as_bytes());
+            self.send_messages(peer, vec![message]).await?;
+        } else {
+            self.send(&[line.as_bytes(), b"\n"]).await?;
+        }
         self.stats.lines_out.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -162,7 +167,20 @@ impl Channel {
             ));
         }
         let count = memchr::memchr_iter(b'\n', lines.as_bytes()).count();
-        self.send(&[lines.as_bytes()]).await?;
+        if let Some(peer) = self.peer() {
+            let text = bytes::Bytes::copy_from_slice(lines.as_bytes());
+            let messages = lines
+                .split_terminator('\n')
+                .scan(0, |start, line| {
+                    let message = text.slice(*start..*start + line.len());
+                    *start += line.len() + 1;
+                    Some(message)
+                })
+                .collect();
+            self.send_messages(peer, messages).await?;
+        } else {
+            self.send(&[lines.as_bytes()]).await?;
+        }
         self.stats
             .lines_out
             .fetch_add(count as u64, Ordering::Relaxed);
@@ -173,7 +191,28 @@ impl Channel {
     /// taken all of them.
     pub async fn write_bytes(&self, data: &[u8]) -> Result<(), ChannelError> {
         self.check_write(Unit::Bytes)?;
-        self.send(&[data]).await
+        match self.peer() {
+            Some(peer) => {
+                let message = bytes::Bytes::copy_from_slice(data);
+                self.send_messages(peer, vec![message]).await
+            }
+            None => self.send(&[data]).await,
+        }
+    }
+
+    /// Sends each of `messages` through the message transport, counting
+    /// their bytes (their lines are counted by the caller).
+    async fn send_messages(
+        &self,
+        peer: &dyn MessagePeer,
+        messages: Vec<bytes::Bytes>,
+    ) -> Result<(), ChannelError> {
+        let bytes: usize = messages.iter().map(bytes::Bytes::len).sum();
+        self.until_closed(peer.send(messages)).await??;
+        self.stats
+            .bytes_out
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     fn check_write(&self, unit: Unit) -> Result<(), ChannelError> {

