@@ -29,13 +29,14 @@ impl NatsServer {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        Self::start_on(port, scratch.path("jetstream"))
+        Self::start_on(port, scratch.path("jetstream"), &[])
     }
 
-    fn start_on(port: u16, store: PathBuf) -> Self {
+    fn start_on(port: u16, store: PathBuf, options: &[&str]) -> Self {
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(&store)
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -70,7 +71,7 @@ impl NatsServer {
     /// Stops the server and starts it again on the same port and store.
     fn restart(mut self) -> Self {
         self.stop();
-        Self::start_on(self.port, self.store.clone())
+        Self::start_on(self.port, self.store.clone(), &[])
     }
 
     fn stop(&mut self) {
@@ -428,4 +429,188 @@ fn check_names_each_bad_nats_field() {
         output.contains("echo.> on nats://127.0.0.1:4222"),
         "{output}"
     );
+}
+
+/// A vat that stops reading: core NATS drops what does not fit its
+/// channel's `max-pending` and counts it; JetStream keeps every message.
+#[test]
+fn a_vat_that_falls_behind_loses_core_messages_counted_and_no_jetstream_ones() {
+    const MESSAGES: usize = 5_000;
+    let server = NatsServer::start(&Scratch::new());
+    let daemon = Daemon::start();
+    let sink = |name: &str| {
+        let path = daemon.scratch.path(&format!("{name}.sock"));
+        (UnixListener::bind(&path).unwrap(), path)
+    };
+    let (core_sink, core_path) = sink("core");
+    let (stored_sink, stored_path) = sink("stored");
+    let behind = |name: &str, input: Value, sink: &PathBuf| {
+        daemon.launch(&config(
+            &daemon.scratch,
+            name,
+            "copy",
+            json!({ "in": input, "out": { "type": "connect", "path": sink, "direction": "out" } }),
+        ))
+    };
+    let core = behind(
+        "core",
+        json!({ "type": "nats", "url": server.url(), "subject": "behind.core", "direction": "in",
+                "queue": 4, "max-pending": "4KiB" }),
+        &core_path,
+    );
+    let stored = behind(
+        "stored",
+        json!({ "type": "nats", "url": server.url(), "subject": "behind.stored", "direction": "in",
+                "queue": 4, "stream": "BEHIND", "durable": "slow" }),
+        &stored_path,
+    );
+    // Accepted, never read: each copy vat blocks once its socket is full.
+    let (_core_peer, _) = core_sink.accept().unwrap();
+    let (stored_peer, _) = stored_sink.accept().unwrap();
+
+    let line = |n: usize| format!("{n:05} {}", "x".repeat(500));
+    let test = TestClient::connect(&server.url());
+    test.runtime.block_on(async {
+        let jetstream = async_nats::jetstream::new(test.client.clone());
+        for n in 0..MESSAGES {
+            test.client
+                .publish("behind.core", line(n).into())
+                .await
+                .unwrap();
+            jetstream
+                .publish("behind.stored", line(n).into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        test.client.flush().await.unwrap();
+    });
+
+    let channel = |id: &str| -> Value {
+        let (code, output) = daemon.cli(&["status", id, "--json"]);
+        assert_eq!(code, Some(0), "{output}");
+        serde_json::from_str::<Value>(&output).unwrap()[0]["channels"][0].clone()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while channel(&core)["dropped"].as_u64().unwrap() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no drop counted: {}",
+            channel(&core)
+        );
+    }
+    let counted = channel(&core);
+    let dropped = counted["dropped"].as_u64().unwrap();
+    let received = counted["messages_in"].as_u64().unwrap();
+    assert!(received + dropped <= MESSAGES as u64, "{counted}");
+    let (code, text) = daemon.cli(&["status", &core]);
+    assert_eq!(code, Some(0), "{text}");
+    let shown: u64 = text
+        .split("dropped ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no drop count in {text}"));
+    assert!(shown >= dropped, "{text}");
+
+    // JetStream: once the peer reads, every message arrives, none dropped.
+    stored_peer.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut reader = BufReader::new(stored_peer);
+    let deadline = Instant::now() + PATIENCE;
+    while seen.len() < MESSAGES {
+        assert!(Instant::now() < deadline, "{} arrived", seen.len());
+        let mut text = String::new();
+        assert!(
+            reader.read_line(&mut text).unwrap() > 0,
+            "{} arrived",
+            seen.len()
+        );
+        seen.insert(text.trim_end().to_owned());
+    }
+    assert_eq!(seen, (0..MESSAGES).map(line).collect());
+    assert_eq!(channel(&stored)["dropped"], json!(0));
+}
+
+/// Writes wait for a server that went away up to `write-timeout-ms`, then
+/// fail; once it is back they go through.
+#[test]
+fn a_write_while_the_server_is_away_fails_after_its_timeout_and_later_ones_go_through() {
+    let scratch = Scratch::new();
+    let mut server = NatsServer::start(&scratch);
+    let (port, store) = (server.port, server.store.clone());
+    let socket = scratch.path("in.sock");
+    let host = Host::run(&[&config(
+        &scratch,
+        "upper",
+        "upper",
+        json!({
+            "in": { "type": "socket", "path": socket, "direction": "in" },
+            "out": { "type": "nats", "url": server.url(), "subject": "shouts", "direction": "out",
+                     "write-timeout-ms": 300 },
+        }),
+    )]);
+    host.wait_for_log("connected to NATS");
+    let mut client = Client::connect(&socket);
+    server.stop();
+    host.wait_for_log("disconnected from NATS");
+    client.send("lost");
+    host.wait_for_log("no reader on `out`; dropped a line");
+
+    let server = NatsServer::start_on(port, store, &[]);
+    let test = TestClient::connect(&server.url());
+    host.wait_for_log_count("connected to NATS", 2);
+    let heard = test.runtime.block_on(async {
+        let mut shouts = test.client.subscribe("shouts").await.unwrap();
+        test.client.flush().await.unwrap();
+        client.send("back");
+        tokio::time::timeout(PATIENCE, shouts.next())
+            .await
+            .unwrap()
+            .unwrap()
+    });
+    assert_eq!(&heard.payload[..], b"BACK");
+    drop(host);
+}
+
+/// A server that wants a token gets the one in `token-file`; the host keeps
+/// it to itself.
+#[test]
+fn a_token_from_its_file_opens_a_server_that_requires_one() {
+    let scratch = Scratch::new();
+    let free = NatsServer::start(&scratch);
+    let (port, store) = (free.port, free.store.clone());
+    drop(free);
+    let server = NatsServer::start_on(port, store, &["--auth", "s3cret-token"]);
+    let url = server.url();
+    std::fs::write(scratch.path("token"), "s3cret-token\n").unwrap();
+    let daemon = Daemon::start();
+    let id = daemon.launch(&config(
+        &scratch,
+        "echo",
+        "echo",
+        json!({ "service": { "type": "nats", "url": url, "subject": "secured", "token-file": "token" } }),
+    ));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answer = runtime.block_on(async {
+        let client = async_nats::ConnectOptions::with_token("s3cret-token".to_owned())
+            .retry_on_initial_connect()
+            .connect(&url)
+            .await
+            .unwrap();
+        tokio::time::timeout(PATIENCE, client.request("secured", "hello".into()))
+            .await
+            .unwrap()
+            .unwrap()
+    });
+    assert_eq!(&answer.payload[..], b"hello");
+    for args in [
+        vec!["status", id.as_str()],
+        vec!["status", id.as_str(), "--json"],
+    ] {
+        let (code, output) = daemon.cli(&args);
+        assert_eq!(code, Some(0), "{output}");
+        assert!(!output.contains("s3cret"), "{output}");
+    }
 }

@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::io::LinkState;
 use crate::kernel::{Kernel, SubclusterState, SubclusterStatus, VatState};
 
 /// Scrapes served at once; more connections wait for a slot.
@@ -157,6 +158,26 @@ pub fn encode(subclusters: &[SubclusterStatus]) -> String {
         "channel_clients_served",
         "Clients each channel has served",
     );
+    let messages_in: Counters<ChannelLabels> = family(
+        &mut registry,
+        "channel_messages_in",
+        "Messages each NATS channel received",
+    );
+    let messages_out: Counters<ChannelLabels> = family(
+        &mut registry,
+        "channel_messages_out",
+        "Messages each NATS channel sent",
+    );
+    let dropped: Counters<ChannelLabels> = family(
+        &mut registry,
+        "channel_messages_dropped",
+        "Messages each NATS channel dropped because its vat fell behind",
+    );
+    let link: Gauges<ChannelLabels> = family(
+        &mut registry,
+        "channel_link_connected",
+        "Whether each NATS channel's connection to its server is up (0 or 1)",
+    );
 
     for state in [
         SubclusterState::Running,
@@ -228,6 +249,15 @@ pub fn encode(subclusters: &[SubclusterStatus]) -> String {
             clients_served
                 .get_or_create(&labels)
                 .inc_by(stats.clients_served);
+            if let Some(state) = stats.link {
+                messages_in.get_or_create(&labels).inc_by(stats.messages_in);
+                messages_out
+                    .get_or_create(&labels)
+                    .inc_by(stats.messages_out);
+                dropped.get_or_create(&labels).inc_by(stats.dropped);
+                link.get_or_create(&labels)
+                    .set(i64::from(state == LinkState::Connected));
+            }
         }
     }
     let mut text = String::new();

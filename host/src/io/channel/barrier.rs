@@ -2,10 +2,20 @@
 //! waits for, so that a message is acknowledged only once what the vat
 //! wrote while handling it has left the host (a `kill -9` right after the
 //! acknowledgement loses nothing the vat produced for it).
+//!
+//! A channel whose peer takes nothing must not hold up every
+//! acknowledgement in the host: a channel with a write in progress is
+//! skipped (that write has not returned, so no vat is done with what it
+//! writes), and a flush waits at most [`FLUSH_WAIT`].
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use super::Channel;
+
+/// The longest an acknowledgement waits for one channel's peer to take
+/// its output.
+const FLUSH_WAIT: Duration = Duration::from_millis(100);
 
 static CHANNELS: Mutex<Vec<Weak<Channel>>> = Mutex::new(Vec::new());
 
@@ -28,7 +38,8 @@ pub(crate) async fn flush_every_channel() {
         .iter()
         .filter_map(Weak::upgrade)
         .collect();
-    for channel in open {
-        channel.flush().await;
-    }
+    let flushes = open.iter().map(|channel| async move {
+        let _ = tokio::time::timeout(FLUSH_WAIT, channel.flush_unless_busy()).await;
+    });
+    futures_util::future::join_all(flushes).await;
 }

@@ -271,6 +271,19 @@ impl Channel {
         }
     }
 
+    /// Sends buffered output to the client now, unless a write is under way
+    /// (which sends it itself).
+    pub(crate) async fn flush_unless_busy(&self) {
+        let Ok(mut output) = self.output.try_lock() else {
+            return;
+        };
+        if let Some(writer) = output.as_mut().filter(|writer| writer.unsent() > 0)
+            && let Err(FlushError::Failed) = writer.flush().await
+        {
+            *output = None;
+        }
+    }
+
     /// Flushes output that a write left in the buffer within [`FLUSH_DELAY`];
     /// the transport runs this for as long as the channel is open.
     pub(crate) async fn flush_lagging_output(&self) {

@@ -102,6 +102,7 @@ impl Connection {
         let dropped = Arc::new(AtomicU64::new(0));
         let events = Arc::new(EventSink {
             url: url.to_owned(),
+            warned: std::sync::atomic::AtomicBool::new(false),
             link: link_sender,
             dropped: dropped.clone(),
         });
@@ -168,6 +169,8 @@ fn read_token(path: &Path) -> Result<String, NatsError> {
 /// Where the client's events go: the link state and the drop count.
 struct EventSink {
     url: String,
+    /// The first connection's failure was logged.
+    warned: std::sync::atomic::AtomicBool,
     link: watch::Sender<LinkState>,
     dropped: Arc<AtomicU64>,
 }
@@ -185,6 +188,16 @@ impl EventSink {
             }
             async_nats::Event::SlowConsumer(_) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            // Each failed attempt while the server is away: said once, at
+            // the first connection's first failure.
+            async_nats::Event::ClientError(error) => {
+                let first = !self.warned.swap(true, Ordering::Relaxed);
+                if first && *self.link.borrow() == LinkState::Connecting {
+                    tracing::warn!(url = %self.url, %error, "cannot reach the NATS server yet; retrying");
+                } else {
+                    tracing::debug!(url = %self.url, %error, "NATS client error");
+                }
             }
             other => tracing::info!(url = %self.url, event = %other, "NATS event"),
         }
