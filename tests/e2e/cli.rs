@@ -40,6 +40,9 @@ fn check_accepts_the_example_configs() {
         "vats/chat/cluster.json",
         "vats/workers/cluster.json",
         "vats/counter/cluster.json",
+        "vats/echo/nats.json",
+        "vats/upper/from-nats.json",
+        "vats/copy/to-nats.json",
     ] {
         let (code, output) = vathost(&["check"], &[&root.join(example)]);
         assert_eq!(code, Some(0), "{example}: {output}");

@@ -222,7 +222,7 @@ impl Drop for DaemonGuard<'_> {
 fn the_readme_daemon_block_works_as_written_with_the_default_home() {
     let _socket = echo_socket();
     let user = User::new();
-    let block = readme_block("vathost daemon");
+    let block = readme_block("vathost launch vats/echo/cluster.json");
     let _guard = DaemonGuard {
         user: &user,
         stop: "vathost stop",
@@ -441,4 +441,137 @@ fn the_readme_new_vat_block_works_as_written_and_a_rebuild_is_swapped_in() {
         stderr.contains("upgraded to the changed component"),
         "{stderr}"
     );
+}
+
+/// The NATS block, as a user runs it: a `nats-server` in the background on
+/// its default port, a detached daemon with the default home, the example
+/// configs. Between the lines the test plays the other parties: a client on
+/// the shouts socket, a NATS requester.
+#[test]
+fn the_readme_nats_block_works_as_written() {
+    let user = User::new();
+    let block = readme_block("nats-server -js &");
+    let _guard = DaemonGuard {
+        user: &user,
+        stop: "vathost stop",
+    };
+    let mut server: Option<ServerGuard> = None;
+    let mut shouts: Option<crate::harness::Client> = None;
+    let mut outputs = Vec::new();
+    for line in &block {
+        if let Some(command) = line.strip_suffix(" &") {
+            // `&` in the user's shell: the test keeps the job instead.
+            let mut words = command.split_whitespace();
+            let program = words.next().unwrap();
+            let child = Command::new(program)
+                .args(words)
+                .current_dir(&user.home)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            server = Some(ServerGuard(child));
+            wait_for_nats();
+            continue;
+        }
+        if line == "kill %1" {
+            let mut child = server.take().expect("the job `kill %1` ends");
+            let status = Command::new("kill")
+                .arg(child.0.id().to_string())
+                .status()
+                .unwrap();
+            assert!(status.success());
+            // The user's shell would report the job's end; its status is
+            // the server's business.
+            let _ = child.0.wait();
+            continue;
+        }
+        let (code, output) = user.run(line);
+        assert_eq!(code, Some(0), "`{line}`:\n{output}");
+        if line.ends_with("vats/echo/nats.json") {
+            assert_eq!(nats_request("echo", "hello over NATS"), "hello over NATS");
+        }
+        if line.ends_with("vats/upper/from-nats.json") {
+            // The client that reads the shouts, there before any is published.
+            shouts = Some(crate::harness::Client::connect(Path::new(
+                "/tmp/vathost-shouts.sock",
+            )));
+            wait_for_status(&user, "s2", "client connected");
+        }
+        if line.starts_with("echo hello |") {
+            let shouts = shouts.as_mut().expect("the shouts client");
+            assert_eq!(shouts.recv().as_deref(), Some("HELLO"));
+        }
+        outputs.push((line.clone(), output));
+    }
+    let said = |start: &str| {
+        outputs
+            .iter()
+            .find(|(line, _)| line.starts_with(start))
+            .map(|(_, output)| output.clone())
+            .unwrap_or_else(|| panic!("no line {start:?} in the block"))
+    };
+    let status = said("vathost status s2");
+    assert!(
+        status.contains(
+            "channel in (in) NATS shouts on nats://127.0.0.1:4222: connected, in 1 messages/"
+        ),
+        "{status}"
+    );
+    assert!(status.contains("dropped 0"), "{status}");
+    assert!(said("vathost stop").contains("daemon stopped"));
+}
+
+/// Ends a `nats-server` the test started, whatever happened.
+struct ServerGuard(Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until a NATS server answers on the default port.
+fn wait_for_nats() {
+    let deadline = Instant::now() + crate::harness::PATIENCE;
+    while std::net::TcpStream::connect("127.0.0.1:4222").is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nats-server never listened on 4222"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits until `vathost status ID` says `needle`.
+fn wait_for_status(user: &User, id: &str, needle: &str) {
+    let deadline = Instant::now() + crate::harness::PATIENCE;
+    loop {
+        let (_, output) = user.run(&format!("vathost status {id}"));
+        if output.contains(needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never said {needle:?}:\n{output}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One request on the default server, answered within the test's patience.
+fn nats_request(subject: &str, text: &str) -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+        let reply = tokio::time::timeout(
+            crate::harness::PATIENCE,
+            client.request(subject.to_owned(), text.to_owned().into()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        String::from_utf8(reply.payload.to_vec()).unwrap()
+    })
 }
