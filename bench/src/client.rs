@@ -38,6 +38,11 @@ impl Client {
         })
     }
 
+    /// The write side alone.
+    pub fn into_writer(self) -> UnixStream {
+        self.writer
+    }
+
     /// Streams `count` 64-byte lines in while reading the echoes back;
     /// lines per second. Each echo is checked against the line sent.
     pub fn throughput(&mut self, count: usize) -> anyhow::Result<f64> {
@@ -141,7 +146,7 @@ fn stream_byte(index: usize) -> u8 {
 }
 
 /// Line `index` of a throughput run: 64 bytes with its newline.
-fn throughput_line(index: usize, line: &mut Vec<u8>) {
+pub fn throughput_line(index: usize, line: &mut Vec<u8>) {
     line.clear();
     let _ = write!(
         line,

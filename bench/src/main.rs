@@ -8,6 +8,7 @@
 mod client;
 mod messaging;
 mod native;
+mod nats;
 mod report;
 mod servers;
 mod state;
@@ -86,6 +87,17 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Some(role @ ("native-to-nats" | "native-from-nats")) => {
+            let usage = "native-to-nats|native-from-nats SOCKET URL SUBJECT";
+            let socket = args.get(1).context(usage)?;
+            let url = args.get(2).context(usage)?;
+            let subject = args.get(3).context(usage)?;
+            if role == "native-to-nats" {
+                nats::to_nats(socket, url, subject)
+            } else {
+                nats::from_nats(socket, url, subject)
+            }
+        }
         Some("native-echo-bytes") => {
             native::serve_bytes(args.get(1).context("native-echo-bytes SOCKET")?)
         }
@@ -115,21 +127,34 @@ fn main() -> anyhow::Result<()> {
 }
 
 const USAGE: &str = "usage: vathost-bench [--quick] [--only SECTION[,SECTION...]] \
-     (sections: echo, bytes, messaging, state, launch, density)";
+     (sections: echo, bytes, messaging, state, launch, density, nats)";
 
 /// One part of the table.
 type Section = fn(&Scale, &Path, &mut Table) -> anyhow::Result<()>;
 
 /// The parts of the table in the order they run, each of which `--only`
 /// can name.
-const SECTIONS: [(&str, Section); 6] = [
+const SECTIONS: [(&str, Section); 7] = [
     ("echo", echo),
     ("bytes", bytes),
     ("messaging", vat_to_vat),
     ("state", durable_state),
     ("launch", launch),
     ("density", density),
+    ("nats", through_nats),
 ];
+
+/// Lines from a socket on one host to a socket on another through NATS.
+fn through_nats(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> {
+    let (ours, theirs) = nats::throughput(scratch, scale.lines, scale.throughput_runs)?;
+    table.push(Row::compared(
+        "socket to NATS to socket (lines/s)",
+        ours,
+        theirs,
+        "",
+    ));
+    Ok(())
+}
 
 fn run(scale: &Scale, mode: &str, wanted: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
     raise_fd_limit();

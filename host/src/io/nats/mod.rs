@@ -57,6 +57,8 @@ struct NatsPeer {
     connection: Arc<Connection>,
     channel_name: String,
     spec: NatsSpec,
+    /// `spec.subject`, made once: each message published shares it.
+    subject: async_nats::Subject,
     direction: Direction,
     /// Present when messages need following: requests (`inout`) or
     /// acknowledgements (JetStream `in`).
@@ -92,6 +94,7 @@ impl NatsChannel {
             connection,
             channel_name: spec.name.clone(),
             spec: nats.clone(),
+            subject: async_nats::Subject::from(nats.subject.as_str()),
             direction: spec.direction,
             receipts: follows.then(|| Mutex::new(Receipts::new(requests, max_unanswered))),
             acks,
@@ -235,7 +238,7 @@ impl NatsPeer {
             }
             return result;
         }
-        let subject = async_nats::Subject::from(self.spec.subject.as_str());
+        let subject = &self.subject;
         if self.spec.jetstream.is_none() {
             for message in messages {
                 client
@@ -246,7 +249,7 @@ impl NatsPeer {
             }
             return Ok(());
         }
-        self.publish_stored(&subject, messages).await
+        self.publish_stored(subject, messages).await
     }
 
     /// Publishes to the stream and waits for every acknowledgement. Each

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use super::backlog::{Backlog, Received};
@@ -71,11 +71,17 @@ async fn subscribe(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
     if client.flush().await.is_ok() {
         ready.set();
     }
+    // What arrived together goes to the backlog together: one lock and one
+    // wake-up of the forwarder per batch, not per message.
+    let mut batch = Vec::new();
     while let Some(message) = subscriber.next().await {
-        backlog.push_or_drop(Received {
-            payload: message.payload,
-            reply: message.reply,
-        });
+        batch.push(Received::from(message));
+        while batch.len() < peer.batch
+            && let Some(Some(message)) = subscriber.next().now_or_never()
+        {
+            batch.push(Received::from(message));
+        }
+        backlog.push_or_drop(&mut batch);
     }
 }
 
@@ -153,23 +159,26 @@ pub(super) async fn forward(
     let max_line = usize::try_from(channel.max_line()).unwrap_or(usize::MAX);
     let unit = channel.unit();
     loop {
-        let received = backlog.take_all().await;
+        // What fits the queue at once: a longer run would be split, and
+        // each split copies the rest of it.
+        let received = backlog.take(peer.batch).await;
         let mut items = Vec::new();
-        let mut receipts = Vec::new();
+        let mut receipts = Vec::with_capacity(received.len());
         let mut bytes = 0;
         peer.messages_in
             .fetch_add(received.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        for message in received {
+        for message in &received {
             bytes += message.payload.len();
-            let item = framed(&message.payload, unit, max_line);
-            let request = matches!(item, Inbound::Lines(_) | Inbound::Bytes(_));
+            let framed = framed(&message.payload, unit, max_line);
             receipts.push(Receipt {
-                reply: message.reply,
-                request,
+                reply: message.reply.clone(),
+                request: !matches!(framed, Framed::Error(_)),
             });
-            match (items.last_mut(), item) {
-                (Some(Inbound::Lines(run)), Inbound::Lines(line)) => run.append(line),
-                (_, item) => items.push(item),
+            match (items.last_mut(), framed) {
+                (Some(Inbound::Lines(run)), Framed::Line(line)) => run.push(line),
+                (_, Framed::Line(line)) => items.push(Inbound::Lines(LineRun::of_one(line))),
+                (_, Framed::Chunk(chunk)) => items.push(Inbound::Bytes(chunk.to_vec())),
+                (_, Framed::Error(item)) => items.push(item),
             }
         }
         if let Some(following) = &peer.receipts {
@@ -182,22 +191,31 @@ pub(super) async fn forward(
     }
 }
 
-/// One message as the vat reads it: one line (an optional final `\n`
-/// dropped), or one chunk.
-fn framed(payload: &[u8], unit: Unit, max_line: usize) -> Inbound {
+/// One message as the vat reads it.
+enum Framed<'a> {
+    /// A line, an optional final `\n` dropped.
+    Line(&'a str),
+    Chunk(&'a [u8]),
+    /// What the vat reads instead of a message it cannot take.
+    Error(Inbound),
+}
+
+fn framed(payload: &[u8], unit: Unit, max_line: usize) -> Framed<'_> {
     if payload.len() > max_line {
-        return Inbound::TooLong;
+        return Framed::Error(Inbound::TooLong);
     }
     if unit == Unit::Bytes {
-        return Inbound::Bytes(payload.to_vec());
+        return Framed::Chunk(payload);
     }
     let payload = payload.strip_suffix(b"\n").unwrap_or(payload);
     match std::str::from_utf8(payload) {
-        Ok(line) if line.contains('\n') => {
-            Inbound::InvalidData("a message holds one line; this one holds several".to_owned())
-        }
-        Ok(line) => Inbound::Lines(LineRun::of_one(line)),
-        Err(error) => Inbound::InvalidData(format!("the message is not UTF-8: {error}")),
+        Ok(line) if memchr::memchr(b'\n', line.as_bytes()).is_some() => Framed::Error(
+            Inbound::InvalidData("a message holds one line; this one holds several".to_owned()),
+        ),
+        Ok(line) => Framed::Line(line),
+        Err(error) => Framed::Error(Inbound::InvalidData(format!(
+            "the message is not UTF-8: {error}"
+        ))),
     }
 }
 
