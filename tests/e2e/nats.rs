@@ -614,3 +614,125 @@ fn a_token_from_its_file_opens_a_server_that_requires_one() {
         assert!(!output.contains("s3cret"), "{output}");
     }
 }
+
+/// Two subclusters on one server share the host's one connection; a
+/// `bytes` channel carries a message's bytes as they are.
+#[test]
+fn channels_on_one_server_share_a_connection_and_bytes_pass_unchanged() {
+    let scratch = Scratch::new();
+    let monitor = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let free = NatsServer::start(&scratch);
+    let (port, store) = (free.port, free.store.clone());
+    drop(free);
+    let server = NatsServer::start_on(port, store, &["-m", &monitor.to_string()]);
+    let daemon = Daemon::start();
+    for (name, unit) in [("lines", "line"), ("bytes", "bytes")] {
+        daemon.launch(&config(
+            &daemon.scratch,
+            name,
+            "echo",
+            json!({ "service": { "type": "nats", "url": server.url(), "subject": format!("share.{name}"), "unit": unit } }),
+        ));
+    }
+    let connz = http_get(monitor, "/connz");
+    assert!(connz.contains("\"num_connections\": 1,"), "{connz}");
+    assert!(connz.contains("\"name\": \"vathost\""), "{connz}");
+
+    let test = TestClient::connect(&server.url());
+    let (line, chunk) = test.runtime.block_on(async {
+        let ask = |subject: &'static str, payload: &'static [u8]| {
+            let client = test.client.clone();
+            async move {
+                tokio::time::timeout(PATIENCE, client.request(subject, payload.into()))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .payload
+            }
+        };
+        (
+            ask("share.lines", b"a line").await,
+            ask("share.bytes", b"\x00\xff\nnot\xc3 utf-8\n\n").await,
+        )
+    });
+    assert_eq!(&line[..], b"a line");
+    assert_eq!(&chunk[..], b"\x00\xff\nnot\xc3 utf-8\n\n");
+}
+
+/// `GET path` on the server's monitoring port.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// A durable consumer set up again after the server restarts: what was
+/// published before and after all arrives.
+#[test]
+fn a_durable_consumer_resumes_after_the_server_restarts() {
+    const BATCH: usize = 500;
+    let scratch = Scratch::new();
+    let server = NatsServer::start(&scratch);
+    let sink = scratch.path("sink.sock");
+    let listener = UnixListener::bind(&sink).unwrap();
+    let host = Host::run(&[&config(
+        &scratch,
+        "consumer",
+        "copy",
+        json!({
+            "in": { "type": "nats", "url": server.url(), "subject": "resume.jobs", "direction": "in",
+                    "stream": "RESUME", "durable": "resumer" },
+            "out": { "type": "connect", "path": sink, "direction": "out" },
+        }),
+    )]);
+    let mut reader = accept(&listener);
+    let publish = |url: &str, from: usize| {
+        let test = TestClient::connect(url);
+        test.runtime.block_on(async {
+            let jetstream = async_nats::jetstream::new(test.client.clone());
+            for n in from..from + BATCH {
+                // Right after a restart JetStream may not answer yet.
+                let deadline = Instant::now() + PATIENCE;
+                loop {
+                    let acked = match jetstream
+                        .publish("resume.jobs", format!("job {n}").into())
+                        .await
+                    {
+                        Ok(ack) => ack.await.map(drop).map_err(|error| error.to_string()),
+                        Err(error) => Err(error.to_string()),
+                    };
+                    match acked {
+                        Ok(()) => break,
+                        Err(error) => assert!(Instant::now() < deadline, "{error}"),
+                    }
+                }
+            }
+        });
+    };
+    publish(&server.url(), 0);
+    let mut seen = BTreeSet::new();
+    read_lines(&mut reader, &mut seen, BATCH);
+
+    let server = server.restart();
+    host.wait_for_log_count("connected to NATS", 2);
+    publish(&server.url(), BATCH);
+    let deadline = Instant::now() + PATIENCE;
+    while seen.len() < 2 * BATCH {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} arrived",
+            seen.len(),
+            2 * BATCH
+        );
+        read_lines(&mut reader, &mut seen, 1);
+    }
+    assert_eq!(seen, (0..2 * BATCH).map(|n| format!("job {n}")).collect());
+    drop(host);
+}

@@ -108,6 +108,12 @@ impl NatsChannel {
             peer.connection.clone(),
             ack_queue,
         ))];
+        // Launch waits a moment for the server, so that what is published
+        // once the launch returns reaches the vat; a server that is not
+        // there does not hold the launch up.
+        let reachable = tokio::time::timeout(CONNECT_WAIT, peer.connection.connected())
+            .await
+            .is_ok();
         if let Some(backlog) = backlog {
             let ready = reader::Ready::default();
             tasks.push(tokio::spawn(reader::receive(
@@ -121,12 +127,6 @@ impl NatsChannel {
                 peer.clone(),
                 backlog,
             )));
-            // Launch waits for the server to have the subscription (so what
-            // is published once the launch returns reaches the vat), unless
-            // the server is not there.
-            let reachable = tokio::time::timeout(CONNECT_WAIT, peer.connection.connected())
-                .await
-                .is_ok();
             if !reachable
                 || tokio::time::timeout(SETUP_WAIT, ready.wait())
                     .await
@@ -135,19 +135,25 @@ impl NatsChannel {
                 tracing::warn!(
                     channel = spec.name,
                     url = nats.url,
-                    "NATS server not reachable yet; the channel will read once it is"
+                    "not receiving from NATS yet; the channel will read once it can"
                 );
             }
-        } else if let Some(jetstream) = &nats.jetstream
-            && tokio::time::timeout(SETUP_WAIT, peer.ensure_stream())
-                .await
-                .is_err()
-        {
-            tracing::warn!(
-                channel = spec.name,
-                stream = jetstream.stream,
-                "JetStream not reachable yet; writes wait for it"
-            );
+        } else if let Some(jetstream) = &nats.jetstream {
+            let stream = if reachable {
+                tokio::time::timeout(SETUP_WAIT, peer.ensure_stream())
+                    .await
+                    .unwrap_or_else(|_| Err("no answer".to_owned()))
+            } else {
+                Err("the server is not reachable".to_owned())
+            };
+            if let Err(why) = stream {
+                tracing::warn!(
+                    channel = spec.name,
+                    stream = jetstream.stream,
+                    %why,
+                    "JetStream stream not set up yet; writes wait for it"
+                );
+            }
         }
         Ok(Self {
             channel,

@@ -88,6 +88,7 @@ async fn subscribe(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
 /// JetStream: a durable pull consumer, set up again whenever it fails
 /// (the server restarting, the stream recreated).
 async fn consume(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
+    let mut warned = false;
     loop {
         match consumer_messages(peer).await {
             Ok(mut messages) => {
@@ -108,6 +109,10 @@ async fn consume(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
                         }
                     }
                 }
+            }
+            Err(error) if !warned => {
+                warned = true;
+                tracing::warn!(channel = peer.channel_name, %error, "cannot set up the JetStream consumer yet; retrying");
             }
             Err(error) => {
                 tracing::debug!(channel = peer.channel_name, %error, "cannot set up the JetStream consumer yet");
