@@ -214,3 +214,54 @@ fn a_daemon_that_cannot_serve_metrics_says_so_and_does_not_start() {
     let (code, output) = vathost_output(&["daemon", "--metrics", "nowhere"], &[]);
     assert_eq!(code, Some(2), "{output}");
 }
+
+/// A NATS channel's link and messages, scraped: three requests answered.
+#[test]
+fn a_nats_channel_shows_its_link_and_messages() {
+    let scratch = Scratch::new();
+    let server = crate::nats::NatsServer::start(&scratch);
+    let daemon = DetachedDaemon {
+        home: scratch.path("home"),
+    };
+    let address = free_address();
+    let (code, output) = daemon.cli(&["daemon", "--metrics", &address.to_string()]);
+    assert_eq!(code, Some(0), "{output}");
+    let config = scratch.config(
+        "service",
+        single_vat_config(
+            &vat("echo"),
+            json!({ "service": { "type": "nats", "url": server.url(), "subject": "scraped" } }),
+        ),
+    );
+    launch(&daemon, &config);
+    crate::nats::ask_each(&server.url(), "scraped", &["a", "b", "c"]);
+    let (status, body) = get(address, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    let samples = samples(&body);
+    let labels = r#"{subcluster="s1",channel="service"}"#;
+    assert_eq!(
+        sample(&samples, &format!("vathost_channel_link_connected{labels}")),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            &format!("vathost_channel_messages_in_total{labels}")
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            &format!("vathost_channel_messages_out_total{labels}")
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            &format!("vathost_channel_messages_dropped_total{labels}")
+        ),
+        0.0
+    );
+}

@@ -17,14 +17,14 @@ use crate::daemon::Daemon;
 use crate::harness::{Client, Host, PATIENCE, Scratch, vat};
 
 /// A `nats-server` with JetStream on; stopped when dropped.
-struct NatsServer {
+pub(crate) struct NatsServer {
     child: Child,
     port: u16,
     store: PathBuf,
 }
 
 impl NatsServer {
-    fn start(scratch: &Scratch) -> Self {
+    pub(crate) fn start(scratch: &Scratch) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -64,7 +64,7 @@ impl NatsServer {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -133,7 +133,7 @@ fn lines_cross_from_a_socket_on_one_host_to_a_socket_on_another_in_order() {
         "b",
         "upper",
         json!({
-            "in": { "type": "nats", "url": url, "subject": "bridge.lines", "direction": "in" },
+            "in": { "type": "nats", "url": url, "subject": "bridge.>", "direction": "in" },
             "out": { "type": "socket", "path": b_socket, "direction": "out" },
         }),
     )]);
@@ -735,4 +735,20 @@ fn a_durable_consumer_resumes_after_the_server_restarts() {
     }
     assert_eq!(seen, (0..2 * BATCH).map(|n| format!("job {n}")).collect());
     drop(host);
+}
+
+/// Sends each of `texts` as a request on `subject` and checks that each is
+/// answered with itself.
+pub(crate) fn ask_each(url: &str, subject: &'static str, texts: &[&str]) {
+    let test = TestClient::connect(url);
+    test.runtime.block_on(async {
+        for text in texts {
+            let request = test.client.request(subject, text.to_string().into());
+            let reply = tokio::time::timeout(PATIENCE, request)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&reply.payload[..], text.as_bytes());
+        }
+    });
 }

@@ -82,7 +82,9 @@ impl NatsChannel {
         let follows = requests || (readable && nats.jetstream.is_some());
         // Requests a vat has read and not answered: as many as its queue
         // holds, twice over (one batch in hand, one queued).
-        let max_unanswered = usize::try_from(spec.queue).unwrap_or(usize::MAX) * 2;
+        let max_unanswered = usize::try_from(spec.queue)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(2);
         let backlog = readable.then(|| {
             Arc::new(Backlog::new(
                 usize::try_from(nats.max_pending).unwrap_or(usize::MAX),
