@@ -56,6 +56,11 @@ fn raise_open_file_limit() {
     }
 }
 
+/// Info, but not the NATS client's own lines: it logs every reconnect
+/// attempt as an error, while the host says once what matters (connected,
+/// disconnected, cannot connect and why).
+const DEFAULT_LOG_FILTER: &str = "info,async_nats=off";
+
 /// Logs to stderr and, for the daemon, also appends to its log file.
 fn init_logging(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -63,11 +68,11 @@ fn init_logging(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|error| {
             eprintln!(
-                "vathost: RUST_LOG={spec:?} is not a valid filter ({error}); logging at `info`"
+                "vathost: RUST_LOG={spec:?} is not a valid filter ({error}); logging at `{DEFAULT_LOG_FILTER}`"
             );
-            EnvFilter::new("info")
+            EnvFilter::new(DEFAULT_LOG_FILTER)
         }),
-        _ => EnvFilter::new("info"),
+        _ => EnvFilter::new(DEFAULT_LOG_FILTER),
     };
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)

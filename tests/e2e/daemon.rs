@@ -36,6 +36,11 @@ impl Daemon {
         daemon
     }
 
+    /// Waits until the daemon's log says `needle`.
+    pub(crate) fn wait_for_log(&self, needle: &str) {
+        self.host.wait_for_log(needle);
+    }
+
     pub(crate) fn control(&self) -> PathBuf {
         self.home.join("control.sock")
     }

@@ -613,6 +613,22 @@ fn a_token_from_its_file_opens_a_server_that_requires_one() {
         assert_eq!(code, Some(0), "{output}");
         assert!(!output.contains("s3cret"), "{output}");
     }
+
+    // A wrong token: the launch goes on, the log says why the channel does
+    // not connect and which file the token came from, and status says
+    // `connecting`.
+    std::fs::write(scratch.path("wrong"), "not-the-token").unwrap();
+    let wrong = daemon.launch(&config(
+        &scratch,
+        "wrong",
+        "echo",
+        json!({ "service": { "type": "nats", "url": url, "subject": "secured", "token-file": "wrong" } }),
+    ));
+    daemon.wait_for_log("authorization violation");
+    daemon.wait_for_log(&format!("credentials={}", scratch.path("wrong").display()));
+    let (code, output) = daemon.cli(&["status", &wrong]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains(": connecting, in 0 messages"), "{output}");
 }
 
 /// Two subclusters on one server share the host's one connection; a

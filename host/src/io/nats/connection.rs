@@ -102,6 +102,10 @@ impl Connection {
         let dropped = Arc::new(AtomicU64::new(0));
         let events = Arc::new(EventSink {
             url: url.to_owned(),
+            credentials: match auth {
+                NatsAuth::None => "none".to_owned(),
+                NatsAuth::CredsFile(path) | NatsAuth::TokenFile(path) => path.display().to_string(),
+            },
             warned: std::sync::atomic::AtomicBool::new(false),
             link: link_sender,
             dropped: dropped.clone(),
@@ -172,6 +176,8 @@ fn read_token(path: &Path) -> Result<String, NatsError> {
 /// Where the client's events go: the link state and the drop count.
 struct EventSink {
     url: String,
+    /// Where the credentials come from, for the log: `none` or a path.
+    credentials: String,
     /// The first connection's failure was logged.
     warned: std::sync::atomic::AtomicBool,
     link: watch::Sender<LinkState>,
@@ -197,7 +203,11 @@ impl EventSink {
             async_nats::Event::ClientError(error) => {
                 let first = !self.warned.swap(true, Ordering::Relaxed);
                 if first && *self.link.borrow() == LinkState::Connecting {
-                    tracing::warn!(url = %self.url, %error, "cannot reach the NATS server yet; retrying");
+                    tracing::warn!(
+                        url = %self.url,
+                        credentials = %self.credentials,
+                        "cannot connect to the NATS server yet ({error}); retrying"
+                    );
                 } else {
                     tracing::debug!(url = %self.url, %error, "NATS client error");
                 }
