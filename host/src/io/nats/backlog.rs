@@ -118,6 +118,15 @@ impl Backlog {
         }
     }
 
+    /// The reply subjects of the messages waiting.
+    pub(super) fn replies(&self) -> Vec<async_nats::Subject> {
+        self.lock()
+            .messages
+            .iter()
+            .filter_map(|message| message.reply.clone())
+            .collect()
+    }
+
     pub(super) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

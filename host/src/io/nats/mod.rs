@@ -106,10 +106,7 @@ impl NatsChannel {
             messages_out: AtomicU64::new(0),
         });
         channel.set_peer(peer.clone());
-        let mut tasks = vec![tokio::spawn(reader::acknowledge(
-            peer.connection.clone(),
-            ack_queue,
-        ))];
+        let mut tasks = vec![tokio::spawn(reader::acknowledge(peer.clone(), ack_queue))];
         // Launch waits a moment for the server, so that what is published
         // once the launch returns reaches the vat; a server that is not
         // there does not hold the launch up.
@@ -310,6 +307,21 @@ impl NatsPeer {
             let _ = self.ensure_stream().await;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl NatsPeer {
+    /// The acknowledgement subjects of the messages the host holds and the
+    /// vat has not finished with: in its queue, in its hand, in the backlog.
+    fn held(&self) -> Vec<async_nats::Subject> {
+        let mut held = match &self.receipts {
+            Some(receipts) => lock(receipts).unfinished(),
+            None => Vec::new(),
+        };
+        if let Some(backlog) = &self.backlog {
+            held.extend(backlog.replies());
+        }
+        held
     }
 }
 

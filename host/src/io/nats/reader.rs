@@ -67,8 +67,7 @@ async fn subscribe(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
             return;
         }
     };
-    // A flush's round trip to the server means it has the subscription.
-    if client.flush().await.is_ok() {
+    if server_has_read_all_before(client).await {
         ready.set();
     }
     // What arrived together goes to the backlog together: one lock and one
@@ -83,6 +82,20 @@ async fn subscribe(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
         }
         backlog.push_or_drop(&mut batch);
     }
+}
+
+/// Whether the server has read everything the client sent before this call
+/// (a subscription, say): a message to a fresh inbox comes back only after
+/// it. (`Client::flush` says only that the bytes left the client.)
+async fn server_has_read_all_before(client: &async_nats::Client) -> bool {
+    let inbox = client.new_inbox();
+    let Ok(mut echo) = client.subscribe(inbox.clone()).await else {
+        return false;
+    };
+    if client.publish(inbox, bytes::Bytes::new()).await.is_err() {
+        return false;
+    }
+    echo.next().await.is_some()
 }
 
 /// JetStream: a durable pull consumer, set up again whenever it fails
@@ -139,6 +152,9 @@ async fn consumer_messages(
                 filter_subject: peer.spec.subject.clone(),
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: jetstream.ack_wait,
+                // What the channel can hold near the vat: its queue, and
+                // as much again on the way.
+                max_ack_pending: i64::try_from(peer.batch.saturating_mul(2)).unwrap_or(i64::MAX),
                 ..Default::default()
             },
             jetstream.stream.as_str(),
@@ -225,18 +241,47 @@ fn framed(payload: &[u8], unit: Unit, max_line: usize) -> Framed<'_> {
 }
 
 /// Publishes acknowledgements in the order the vat finished with messages,
-/// each once the output the vat wrote before has left the host.
+/// each once the output the vat wrote before has left the host. For a
+/// JetStream channel, also tells the server every third of `ack-wait` that
+/// the messages the host holds are in progress, so that a vat slower than
+/// `ack-wait` does not get them again while it still has them.
 pub(super) async fn acknowledge(
-    connection: Arc<Connection>,
+    peer: Arc<NatsPeer>,
     mut acks: tokio::sync::mpsc::UnboundedReceiver<async_nats::Subject>,
 ) {
+    let connection = &peer.connection;
+    let progress_every = peer
+        .spec
+        .jetstream
+        .as_ref()
+        .map_or(Duration::MAX, |jetstream| jetstream.ack_wait / 3);
+    let mut progress = tokio::time::interval(progress_every.min(Duration::from_secs(3600)));
+    progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    progress.tick().await;
     let mut ready = Vec::new();
-    while acks.recv_many(&mut ready, ACKS_AT_ONCE).await > 0 {
-        flush_every_channel().await;
-        for ack in ready.drain(..) {
-            if let Err(error) = connection.client().publish(ack, bytes::Bytes::new()).await {
-                tracing::debug!(url = connection.url(), %error, "acknowledgement not sent");
+    loop {
+        tokio::select! {
+            received = acks.recv_many(&mut ready, ACKS_AT_ONCE) => {
+                if received == 0 {
+                    return;
+                }
+                flush_every_channel().await;
+                for ack in ready.drain(..) {
+                    publish(connection, ack, b"").await;
+                }
+            }
+            _ = progress.tick(), if peer.spec.jetstream.is_some() => {
+                for held in peer.held() {
+                    publish(connection, held, b"+WPI").await;
+                }
             }
         }
+    }
+}
+
+async fn publish(connection: &Connection, subject: async_nats::Subject, payload: &'static [u8]) {
+    let payload = bytes::Bytes::from_static(payload);
+    if let Err(error) = connection.client().publish(subject, payload).await {
+        tracing::debug!(url = connection.url(), %error, "acknowledgement not sent");
     }
 }

@@ -111,6 +111,14 @@ impl Receipts {
         Answer::Nobody
     }
 
+    /// The reply subjects of the messages the vat has not finished with.
+    pub(super) fn unfinished(&self) -> Vec<Subject> {
+        self.receipts
+            .range(self.finished..)
+            .filter_map(|receipt| receipt.reply.clone())
+            .collect()
+    }
+
     /// The messages registered and not taken (which go back to the server
     /// when the channel closes), forgetting them.
     pub(super) fn untaken(&mut self) -> Vec<Subject> {
