@@ -775,3 +775,53 @@ async fn server_has_read_all_before(client: &async_nats::Client) {
         .unwrap()
         .unwrap();
 }
+
+/// A vat that traps mid-message and is restarted gets that JetStream
+/// message again: the restarted vat's first read does not acknowledge what
+/// the trapped one took.
+#[test]
+fn a_vat_that_traps_mid_message_gets_it_again_after_its_restart() {
+    let scratch = Scratch::new();
+    let server = NatsServer::start(&scratch);
+    let sink = scratch.path("sink.sock");
+    let listener = UnixListener::bind(&sink).unwrap();
+    let config = scratch.config(
+        "phoenix",
+        json!({
+            "bootstrap": "main",
+            "vats": { "main": { "component": vat("phoenix"), "restart": "on-failure" } },
+            "io": {
+                "in": { "type": "nats", "url": server.url(), "subject": "tasks", "direction": "in",
+                        "stream": "TASKS", "durable": "phoenix" },
+                "out": { "type": "connect", "path": sink, "direction": "out" },
+            },
+        }),
+    );
+    let host = Host::run(&[&config]);
+    let mut reader = accept(&listener);
+    let tasks = ["a", "b", "crash-once", "c", "d"];
+    let test = TestClient::connect(&server.url());
+    test.runtime.block_on(async {
+        let jetstream = async_nats::jetstream::new(test.client.clone());
+        for task in tasks {
+            jetstream
+                .publish("tasks", task.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    });
+    // Each answered once, `<count> <task>`; the one that trapped the vat
+    // after the others it had queued behind it.
+    let mut answered = BTreeMap::new();
+    for _ in tasks {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("an answer in time");
+        let (_, task) = line.trim_end().split_once(' ').unwrap();
+        *answered.entry(task.to_owned()).or_insert(0) += 1;
+    }
+    let expected: BTreeMap<String, i32> = tasks.iter().map(|task| (task.to_string(), 1)).collect();
+    assert_eq!(answered, expected);
+    host.wait_for_log("restart");
+}

@@ -176,6 +176,9 @@ impl Channel {
     /// A vat dropped its handle; when none is left, the channel's client
     /// sessions end (no vat will read or write for them any more).
     pub(crate) fn let_go(&self) {
+        if let Some(peer) = self.peer() {
+            peer.released();
+        }
         if self.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.abandoned.cancel();
         }

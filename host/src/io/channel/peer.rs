@@ -22,6 +22,9 @@ pub(crate) trait MessagePeer: Send + Sync {
     fn given_back(&self, count: usize);
     /// The vat is back for input: it is done with every message taken.
     fn done(&self);
+    /// A vat let go of the channel (it ended, trapped, or handed the
+    /// channel on): what was taken and not finished with is not done.
+    fn released(&self);
     /// Sends each of `messages` as one message.
     fn send(&self, messages: Vec<bytes::Bytes>) -> Published<'_>;
     /// The state of the link to the server.

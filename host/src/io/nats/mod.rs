@@ -41,6 +41,24 @@ const SETUP_WAIT: Duration = Duration::from_secs(5);
 /// How long opening a channel waits for a first connection to the server.
 const CONNECT_WAIT: Duration = Duration::from_secs(1);
 
+/// What the server is told about a JetStream message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    /// The vat is done with it.
+    Done,
+    /// The vat let go of it unfinished: deliver it again now.
+    Again,
+}
+
+impl Ack {
+    fn payload(self) -> &'static [u8] {
+        match self {
+            Self::Done => b"",
+            Self::Again => b"-NAK",
+        }
+    }
+}
+
 /// How long closing a channel waits for its last acknowledgements to reach
 /// the server.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -64,7 +82,7 @@ struct NatsPeer {
     /// acknowledgements (JetStream `in`).
     receipts: Option<Mutex<Receipts>>,
     /// Acknowledgements to publish, in order.
-    acks: tokio::sync::mpsc::UnboundedSender<async_nats::Subject>,
+    acks: tokio::sync::mpsc::UnboundedSender<(async_nats::Subject, Ack)>,
     backlog: Option<Arc<Backlog>>,
     jetstream: async_nats::jetstream::Context,
     /// Messages a JetStream consumer asks for at a time: the channel's queue.
@@ -341,7 +359,19 @@ impl MessagePeer for NatsPeer {
     fn done(&self) {
         if let Some(receipts) = &self.receipts {
             for ack in lock(receipts).finish() {
-                let _ = self.acks.send(ack);
+                let _ = self.acks.send((ack, Ack::Done));
+            }
+        }
+    }
+
+    fn released(&self) {
+        // Only JetStream takes a message back; a request the vat did not
+        // answer is its requester's to time out.
+        if let Some(receipts) = &self.receipts
+            && self.spec.jetstream.is_some()
+        {
+            for nak in lock(receipts).take_back_unfinished() {
+                let _ = self.acks.send((nak, Ack::Again));
             }
         }
     }

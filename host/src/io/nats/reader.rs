@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::backlog::{Backlog, Received};
 use super::connection::Connection;
 use super::receipts::Receipt;
-use super::{NatsPeer, lock};
+use super::{Ack, NatsPeer, lock};
 use crate::io::channel::{Channel, Inbound, InboundSender, LineRun, flush_every_channel};
 use crate::io::spec::Unit;
 
@@ -247,7 +247,7 @@ fn framed(payload: &[u8], unit: Unit, max_line: usize) -> Framed<'_> {
 /// `ack-wait` does not get them again while it still has them.
 pub(super) async fn acknowledge(
     peer: Arc<NatsPeer>,
-    mut acks: tokio::sync::mpsc::UnboundedReceiver<async_nats::Subject>,
+    mut acks: tokio::sync::mpsc::UnboundedReceiver<(async_nats::Subject, Ack)>,
 ) {
     let connection = &peer.connection;
     let progress_every = peer
@@ -266,8 +266,8 @@ pub(super) async fn acknowledge(
                     return;
                 }
                 flush_every_channel().await;
-                for ack in ready.drain(..) {
-                    publish(connection, ack, b"").await;
+                for (subject, ack) in ready.drain(..) {
+                    publish(connection, subject, ack.payload()).await;
                 }
             }
             _ = progress.tick(), if peer.spec.jetstream.is_some() => {

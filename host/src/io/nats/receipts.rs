@@ -111,6 +111,19 @@ impl Receipts {
         Answer::Nobody
     }
 
+    /// The messages taken and not finished with, forgotten (they go back to
+    /// the server): their reply subjects.
+    pub(super) fn take_back_unfinished(&mut self) -> Vec<Subject> {
+        let unfinished: Vec<Subject> = self
+            .receipts
+            .drain(self.finished..self.taken)
+            .filter_map(|receipt| receipt.reply)
+            .collect();
+        self.taken = self.finished;
+        self.answered = self.answered.min(self.taken);
+        unfinished
+    }
+
     /// The reply subjects of the messages the vat has not finished with.
     pub(super) fn unfinished(&self) -> Vec<Subject> {
         self.receipts
@@ -214,6 +227,21 @@ mod tests {
         assert!(receipts.finish().is_empty(), "each acknowledged once");
         receipts.taken(1);
         assert_eq!(receipts.untaken(), Vec::<Subject>::new());
+        assert_eq!(receipts.finish(), vec![Subject::from("3")]);
+        assert_eq!(receipts.remembered(), 0);
+    }
+
+    #[test]
+    fn what_a_vat_took_and_did_not_finish_goes_back_when_it_lets_go() {
+        let mut receipts = Receipts::new(false, 16);
+        receipts.register([request("1"), request("2"), request("3")]);
+        receipts.taken(1);
+        receipts.finish();
+        receipts.taken(1);
+        assert_eq!(receipts.take_back_unfinished(), vec![Subject::from("2")]);
+        // The next vat takes what follows, and finishing acknowledges it
+        // alone.
+        receipts.taken(1);
         assert_eq!(receipts.finish(), vec![Subject::from("3")]);
         assert_eq!(receipts.remembered(), 0);
     }

@@ -1,7 +1,10 @@
 //! Test vat for restarts: answers each line with `<n> <line>`, where `n`
 //! counts every line it has answered, kept in its durable state; the line
-//! `crash` makes it trap (before counting), `fail` makes it return an error.
-//! It serves its first channel, or with a listener `clients`, every client.
+//! `crash` makes it trap (before counting), `crash-once` the first time it
+//! is seen only (kept in its durable state), `fail` makes it return an
+//! error. It serves its first channel, or with a listener `clients`, every
+//! client, or with channels `in` and `out`, reads one and answers on the
+//! other.
 use vat_sdk::{Channel, Channels, IoError, Parameters, Ready, store, wait_any};
 
 fn phoenix(_: Parameters, mut channels: Channels) -> vat_sdk::Result {
@@ -35,6 +38,14 @@ fn phoenix(_: Parameters, mut channels: Channels) -> vat_sdk::Result {
             }
         }
         Err(_) => {
+            let names = channels.names();
+            if names.contains(&"in") && names.contains(&"out") {
+                let (input, output) = (channels.take("in")?, channels.take("out")?);
+                for line in input.lines() {
+                    answer(&output, &line?)?;
+                }
+                return Ok(());
+            }
             let channel = channels.into_first()?;
             for line in channel.lines() {
                 answer(&channel, &line?)?;
@@ -47,6 +58,10 @@ fn phoenix(_: Parameters, mut channels: Channels) -> vat_sdk::Result {
 fn answer(channel: &Channel, line: &str) -> vat_sdk::Result {
     match line {
         "crash" => std::process::abort(),
+        "crash-once" if store::get_json::<bool>("crashed")?.is_none() => {
+            store::set_json("crashed", &true)?;
+            std::process::abort()
+        }
         "fail" => return Err("asked to fail".into()),
         _ => {}
     }
