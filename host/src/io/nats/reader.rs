@@ -285,3 +285,42 @@ async fn publish(connection: &Connection, subject: async_nats::Subject, payload:
         tracing::debug!(url = connection.url(), %error, "acknowledgement not sent");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(payload: &[u8]) -> Option<&str> {
+        match framed(payload, Unit::Line, 16) {
+            Framed::Line(line) => Some(line),
+            _ => None,
+        }
+    }
+
+    fn error(payload: &[u8], unit: Unit) -> String {
+        match framed(payload, unit, 16) {
+            Framed::Error(Inbound::InvalidData(why)) => why,
+            Framed::Error(Inbound::TooLong) => "too long".to_owned(),
+            _ => "no error".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_message_is_one_line_its_final_newline_dropped() {
+        assert_eq!(line(b"hello"), Some("hello"));
+        assert_eq!(line(b"hello\n"), Some("hello"));
+        assert_eq!(line(b""), Some(""));
+        assert!(error(b"one\ntwo", Unit::Line).contains("holds several"));
+        assert!(error(b"\xff\xfe", Unit::Line).contains("not UTF-8"));
+        assert_eq!(error(&[b'x'; 17], Unit::Line), "too long");
+    }
+
+    #[test]
+    fn a_bytes_message_is_one_chunk_as_it_came() {
+        assert!(matches!(
+            framed(b"\xff\n\n", Unit::Bytes, 16),
+            Framed::Chunk(b"\xff\n\n")
+        ));
+        assert_eq!(error(&[0; 17], Unit::Bytes), "too long");
+    }
+}
