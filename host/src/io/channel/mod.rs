@@ -1,5 +1,5 @@
 //! The state one declared channel shares between the vats that hold it and the
-//! transport (a socket) that feeds it.
+//! transport (a socket, a file, NATS) that feeds it.
 //!
 //! Inbound data flows through a bounded queue: when it is full the transport
 //! stops reading, so a fast client is slowed down, never dropped. Every wait a

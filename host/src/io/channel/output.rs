@@ -1,7 +1,9 @@
 //! The vat's side of a channel's output: a buffer per connected peer that
 //! counts what the peer took, flushed when the vat's input drains, when it
 //! is about to wait, and within [`FLUSH_DELAY`] in any case; and the end of
-//! a peer's output within [`CLOSE_GRACE`], whatever the peer does.
+//! a peer's output within [`CLOSE_GRACE`], whatever the peer does. On a
+//! channel with a message transport (NATS) each write goes to the
+//! transport instead, as messages of their own.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

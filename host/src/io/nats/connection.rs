@@ -40,12 +40,6 @@ pub enum NatsError {
     },
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
-    #[error("cannot subscribe to `{subject}` on {url}: {reason}")]
-    Subscribe {
-        subject: String,
-        url: String,
-        reason: String,
-    },
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]

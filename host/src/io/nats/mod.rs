@@ -201,11 +201,12 @@ impl NatsChannel {
             };
             let client = self.peer.connection.client();
             let _ = tokio::time::timeout(CLOSE_WAIT, async {
-                for ack in acks {
-                    let _ = client.publish(ack, Bytes::new()).await;
-                }
-                for nak in naks {
-                    let _ = client.publish(nak, Bytes::from_static(b"-NAK")).await;
+                let done = acks.into_iter().map(|subject| (subject, Ack::Done));
+                let again = naks.into_iter().map(|subject| (subject, Ack::Again));
+                for (subject, ack) in done.chain(again) {
+                    let _ = client
+                        .publish(subject, Bytes::from_static(ack.payload()))
+                        .await;
                 }
                 let _ = client.flush().await;
             })
