@@ -148,7 +148,7 @@ impl Pipeline {
     /// drops what is published before the receiving side subscribed).
     fn connect(&self) -> anyhow::Result<Ends> {
         let writer = crate::client::Client::connect(&self.input)?.into_writer();
-        let (reader, _) = self.output.accept()?;
+        let reader = accept_within(&self.output, Duration::from_secs(60))?;
         reader.set_read_timeout(Some(Duration::from_secs(60)))?;
         let mut ends = Ends {
             writer,
@@ -156,6 +156,28 @@ impl Pipeline {
         };
         ends.warm_up()?;
         Ok(ends)
+    }
+}
+
+/// The next connection to `listener`, failing after `patience`.
+fn accept_within(listener: &UnixListener, patience: Duration) -> anyhow::Result<UnixStream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + patience;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                ensure!(
+                    Instant::now() < deadline,
+                    "the receiving side never connected"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
 }
 

@@ -320,9 +320,27 @@ fn a_durable_consumer_killed_mid_stream_processes_every_message_after_restart() 
 }
 
 fn accept(listener: &UnixListener) -> BufReader<std::os::unix::net::UnixStream> {
-    let (stream, _) = listener.accept().unwrap();
+    BufReader::new(accept_within(listener))
+}
+
+/// The next connection to `listener`, within the test's patience, with
+/// reads bounded by it too.
+fn accept_within(listener: &UnixListener) -> std::os::unix::net::UnixStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no connection came");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    BufReader::new(stream)
+    stream
 }
 
 /// Reads up to `count` lines into `seen`, stopping early at the end.
@@ -465,8 +483,8 @@ fn a_vat_that_falls_behind_loses_core_messages_counted_and_no_jetstream_ones() {
         &stored_path,
     );
     // Accepted, never read: each copy vat blocks once its socket is full.
-    let (_core_peer, _) = core_sink.accept().unwrap();
-    let (stored_peer, _) = stored_sink.accept().unwrap();
+    let _core_peer = accept_within(&core_sink);
+    let stored_peer = accept_within(&stored_sink);
 
     let line = |n: usize| format!("{n:05} {}", "x".repeat(500));
     let test = TestClient::connect(&server.url());
@@ -517,7 +535,6 @@ fn a_vat_that_falls_behind_loses_core_messages_counted_and_no_jetstream_ones() {
     // JetStream: once the peer reads, every message arrives, none dropped,
     // in order and once: the host held them far longer than `ack-wait-ms`
     // and kept telling the server they were in progress.
-    stored_peer.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut reader = BufReader::new(stored_peer);
     for n in 0..MESSAGES {
         let mut text = String::new();
