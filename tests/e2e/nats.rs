@@ -137,6 +137,8 @@ fn lines_cross_from_a_socket_on_one_host_to_a_socket_on_another_in_order() {
             "out": { "type": "socket", "path": b_socket, "direction": "out" },
         }),
     )]);
+    // Launched, so subscribed: what A publishes from now on reaches B.
+    b.wait_for_log("NATS subject bridge.> on");
     let mut reader = Client::connect(&b_socket);
     b.wait_for_log("client connected");
     // Host A: its socket's client, to the subject.
