@@ -36,6 +36,11 @@ impl Daemon {
         daemon
     }
 
+    /// What the daemon has logged so far.
+    pub(crate) fn log(&self) -> String {
+        self.host.log()
+    }
+
     /// Waits until the daemon's log says `needle`.
     pub(crate) fn wait_for_log(&self, needle: &str) {
         self.host.wait_for_log(needle);

@@ -540,7 +540,14 @@ fn a_vat_that_falls_behind_loses_core_messages_counted_and_no_jetstream_ones() {
     let mut reader = BufReader::new(stored_peer);
     for n in 0..MESSAGES {
         let mut text = String::new();
-        assert!(reader.read_line(&mut text).unwrap() > 0, "{n} arrived");
+        match reader.read_line(&mut text) {
+            Ok(read) => assert!(read > 0, "the sink closed after {n}"),
+            Err(error) => panic!(
+                "message {n} did not come ({error}); the channel: {}\nthe log:\n{}",
+                channel(&stored),
+                daemon.log()
+            ),
+        }
         assert_eq!(text.trim_end(), line(n));
     }
     assert_eq!(channel(&stored)["dropped"], json!(0));
