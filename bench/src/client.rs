@@ -46,34 +46,7 @@ impl Client {
     /// Streams `count` 64-byte lines in while reading the echoes back;
     /// lines per second. Each echo is checked against the line sent.
     pub fn throughput(&mut self, count: usize) -> anyhow::Result<f64> {
-        let writer = self.writer.try_clone()?;
-        let started = Instant::now();
-        let sender = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-            let mut line = Vec::with_capacity(64);
-            for index in 0..count {
-                throughput_line(index, &mut line);
-                writer.write_all(&line)?;
-            }
-            writer.flush()
-        });
-        let mut echo = Vec::with_capacity(64);
-        let mut expected = Vec::with_capacity(64);
-        for index in 0..count {
-            echo.clear();
-            self.reader.read_until(b'\n', &mut echo)?;
-            throughput_line(index, &mut expected);
-            ensure!(
-                echo == expected,
-                "echo {index} was {:?}",
-                String::from_utf8_lossy(&echo)
-            );
-        }
-        let elapsed = started.elapsed();
-        sender
-            .join()
-            .map_err(|_| anyhow::anyhow!("sender thread panicked"))??;
-        Ok(count as f64 / elapsed.as_secs_f64())
+        stream_lines(self.writer.try_clone()?, &mut self.reader, count)
     }
 
     /// Streams `total` bytes in 64 KiB writes while reading the echo back;
@@ -140,13 +113,50 @@ impl Client {
     }
 }
 
+/// Writes `count` 64-byte lines to `writer` from a thread of its own while
+/// reading them back from `reader` (an echo, or the far end of a pipeline);
+/// lines per second. Each line read is checked against the line sent.
+pub fn stream_lines(
+    writer: UnixStream,
+    reader: &mut BufReader<UnixStream>,
+    count: usize,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+        let mut line = Vec::with_capacity(64);
+        for index in 0..count {
+            throughput_line(index, &mut line);
+            writer.write_all(&line)?;
+        }
+        writer.flush()
+    });
+    let mut received = Vec::with_capacity(64);
+    let mut expected = Vec::with_capacity(64);
+    for index in 0..count {
+        received.clear();
+        reader.read_until(b'\n', &mut received)?;
+        throughput_line(index, &mut expected);
+        ensure!(
+            received == expected,
+            "line {index} came back as {:?}",
+            String::from_utf8_lossy(&received)
+        );
+    }
+    let elapsed = started.elapsed();
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("sender thread panicked"))??;
+    Ok(count as f64 / elapsed.as_secs_f64())
+}
+
 /// Byte `index` of a byte-stream run: a pattern no shift or drop preserves.
 fn stream_byte(index: usize) -> u8 {
     (index % 251) as u8
 }
 
 /// Line `index` of a throughput run: 64 bytes with its newline.
-pub fn throughput_line(index: usize, line: &mut Vec<u8>) {
+fn throughput_line(index: usize, line: &mut Vec<u8>) {
     line.clear();
     let _ = write!(
         line,

@@ -10,7 +10,7 @@
 //! one write per batch of ready messages, as vathost flushes when its input
 //! drains.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,7 @@ use anyhow::{Context, ensure};
 use futures_util::{FutureExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-use crate::servers::{component, vathost_binary};
+use crate::servers::{component, run_vathost};
 
 /// A `nats-server` on a free loopback port, killed when dropped.
 pub struct NatsServer {
@@ -89,16 +89,7 @@ impl Pipeline {
                 "vats": { "main": { "component": copy } },
                 "io": io,
             });
-            std::fs::write(&config, serde_json::to_vec(&json)?)?;
-            Command::new(vathost_binary()?)
-                .arg("run")
-                .arg("--cache-dir")
-                .arg(dir.join("cache"))
-                .arg(&config)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .spawn()
-                .context("start vathost")
+            run_vathost(dir, &config, &json)
         };
         let receiving = host(
             "nats-receiving",
@@ -220,37 +211,10 @@ impl Ends {
         }
     }
 
-    /// Streams `count` 64-byte lines in while reading them out the other
-    /// end; lines per second. Each is checked against the line sent.
+    /// Lines per second from one end to the other (`count` lines, each
+    /// checked).
     fn throughput(&mut self, count: usize) -> anyhow::Result<f64> {
-        let writer = self.writer.try_clone()?;
-        let started = Instant::now();
-        let sender = std::thread::spawn(move || -> std::io::Result<()> {
-            let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-            let mut line = Vec::with_capacity(64);
-            for index in 0..count {
-                crate::client::throughput_line(index, &mut line);
-                writer.write_all(&line)?;
-            }
-            writer.flush()
-        });
-        let mut received = Vec::with_capacity(64);
-        let mut expected = Vec::with_capacity(64);
-        for index in 0..count {
-            received.clear();
-            self.reader.read_until(b'\n', &mut received)?;
-            crate::client::throughput_line(index, &mut expected);
-            ensure!(
-                received == expected,
-                "line {index} was {:?}",
-                String::from_utf8_lossy(&received)
-            );
-        }
-        let elapsed = started.elapsed();
-        sender
-            .join()
-            .map_err(|_| anyhow::anyhow!("sender thread panicked"))??;
-        Ok(count as f64 / elapsed.as_secs_f64())
+        crate::client::stream_lines(self.writer.try_clone()?, &mut self.reader, count)
     }
 }
 

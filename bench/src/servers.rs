@@ -43,6 +43,21 @@ pub fn vathost_binary() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes `json` to `config` and starts `vathost run` on it, with the
+/// run's component cache in `dir`.
+pub fn run_vathost(dir: &Path, config: &Path, json: &serde_json::Value) -> anyhow::Result<Child> {
+    std::fs::write(config, serde_json::to_vec(json)?)?;
+    Command::new(vathost_binary()?)
+        .arg("run")
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .context("start vathost")
+}
+
 impl Server {
     /// The echo vat serving lines.
     pub fn vathost(dir: &Path) -> anyhow::Result<Self> {
@@ -62,16 +77,7 @@ impl Server {
             "vats": { "main": { "component": echo_component()? } },
             "io": { "repl": { "type": "socket", "path": socket, "unit": unit } },
         });
-        std::fs::write(&config, serde_json::to_vec(&json)?)?;
-        let child = Command::new(vathost_binary()?)
-            .arg("run")
-            .arg("--cache-dir")
-            .arg(dir.join("cache"))
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("start vathost")?;
+        let child = run_vathost(dir, &config, &json)?;
         Ok(Self { child, socket })
     }
 
