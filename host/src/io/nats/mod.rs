@@ -17,6 +17,7 @@
 
 mod backlog;
 mod connection;
+mod pull;
 mod reader;
 mod receipts;
 

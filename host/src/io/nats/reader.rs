@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::backlog::{Backlog, Received};
 use super::connection::Connection;
+use super::pull::Pull;
 use super::receipts::Receipt;
 use super::{Ack, NatsPeer, lock};
 use crate::io::channel::{Channel, Inbound, InboundSender, LineRun, flush_every_channel};
@@ -103,19 +104,12 @@ async fn server_has_read_all_before(client: &async_nats::Client) -> bool {
 async fn consume(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
     let mut warned = false;
     loop {
-        match consumer_messages(peer).await {
-            Ok(mut messages) => {
+        match pull(peer).await {
+            Ok(mut pull) => {
                 ready.set();
-                while let Some(message) = messages.next().await {
-                    match message {
-                        Ok(message) => {
-                            backlog
-                                .push(Received {
-                                    payload: message.message.payload,
-                                    reply: message.message.reply,
-                                })
-                                .await;
-                        }
+                loop {
+                    match pull.next().await {
+                        Ok(message) => backlog.push(Received::from(message)).await,
                         Err(error) => {
                             tracing::debug!(channel = peer.channel_name, %error, "JetStream consumer interrupted");
                             break;
@@ -136,9 +130,7 @@ async fn consume(peer: &NatsPeer, backlog: &Backlog, ready: &Ready) {
     }
 }
 
-async fn consumer_messages(
-    peer: &NatsPeer,
-) -> Result<async_nats::jetstream::consumer::pull::Stream, String> {
+async fn pull(peer: &NatsPeer) -> Result<Pull, String> {
     use async_nats::jetstream::consumer::{AckPolicy, pull};
     let Some(jetstream) = &peer.spec.jetstream else {
         return Err("not a JetStream channel".to_owned());
@@ -152,22 +144,23 @@ async fn consumer_messages(
                 filter_subject: peer.spec.subject.clone(),
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: jetstream.ack_wait,
-                // `max_ack_pending` stays the server's default (1,000): set to
-                // twice the queue, the pull stalled for good about once in
-                // ten loaded test runs. The backlog bounds what the host
-                // holds, and it marks all of it in progress.
+                // `max_ack_pending` stays the server's default (1,000): the
+                // backlog bounds what the host holds, and it marks all of it
+                // in progress.
                 ..Default::default()
             },
             jetstream.stream.as_str(),
         )
         .await
         .map_err(|error| error.to_string())?;
-    consumer
-        .stream()
-        .max_messages_per_batch(peer.batch)
-        .messages()
-        .await
-        .map_err(|error| error.to_string())
+    Pull::start(
+        peer.connection.client(),
+        consumer,
+        peer.batch,
+        peer.connection.link_changes(),
+    )
+    .await
+    .map_err(|error| error.to_string())
 }
 
 /// Hands what `backlog` receives to the channel, registering each message
