@@ -317,10 +317,10 @@ impl Kernel {
         };
         let (done, result) = tokio::sync::oneshot::channel();
         sender
-            .send(runner::Upgrade {
+            .send(Box::new(runner::Upgrade {
                 component: prepared.clone(),
                 done,
-            })
+            }))
             .await
             .map_err(|_| gone())?;
         result

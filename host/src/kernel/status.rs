@@ -32,7 +32,7 @@ pub(super) struct SubclusterInfo {
     /// Restarts and upgrades per vat.
     history: Mutex<std::collections::HashMap<String, VatHistory>>,
     /// Where to ask each running vat for an upgrade.
-    pub upgrades: Vec<(String, tokio::sync::mpsc::Sender<super::runner::Upgrade>)>,
+    pub upgrades: Vec<(String, super::runner::UpgradeSender)>,
 }
 
 #[derive(Default, Clone)]
@@ -62,7 +62,7 @@ impl SubclusterInfo {
         channels: Vec<(ChannelInfo, Grant)>,
         log: Arc<GuestLog>,
         database: Arc<Database>,
-        upgrades: Vec<(String, tokio::sync::mpsc::Sender<super::runner::Upgrade>)>,
+        upgrades: Vec<(String, super::runner::UpgradeSender)>,
     ) -> Self {
         let (mailboxes, usages): (Vec<_>, Vec<_>) = vats.into_iter().unzip();
         Self {

@@ -12,12 +12,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::registry::Registry;
-use super::runner::{Upgrade, VatBlueprint, run_vat};
+use super::runner::{Upgrades, VatBlueprint, run_vat};
 use super::status::SubclusterInfo;
 use crate::config::SubclusterSpec;
 use crate::io::Endpoint;
 use crate::runtime::{VatFailure, VatInstance};
-use tokio::sync::mpsc;
 
 /// How long vats may take to end by themselves once their channels and
 /// mailboxes are closed, before they are cut off.
@@ -79,7 +78,7 @@ pub(super) struct Supervised {
     pub spec: SubclusterSpec,
     pub runtime: Arc<crate::runtime::Runtime>,
     /// Each vat's blueprint, first instance and upgrade requests.
-    pub vats: Vec<((VatBlueprint, VatInstance), mpsc::Receiver<Upgrade>)>,
+    pub vats: Vec<((VatBlueprint, VatInstance), Upgrades)>,
     pub channels: Vec<Endpoint>,
     /// Terminate this subcluster.
     pub stop: CancellationToken,
