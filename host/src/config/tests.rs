@@ -666,3 +666,42 @@ fn rejects_each_bad_nats_field_by_name() {
     config["io"]["repl"]["subject"] = json!("a");
     assert_rejects(config, "io.repl.subject", "applies to `nats` channels only");
 }
+
+/// Every bounded number names its field, the value with its unit and the
+/// range, and all of them are reported at once.
+#[test]
+fn each_bounded_setting_names_its_value_unit_and_range() {
+    let config = json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": "main.wasm",
+            "limits": { "memory": "1KiB", "handles": 2, "inbox": 0, "message": "1GiB" } } },
+        "io": {
+            "repl": { "type": "socket", "path": "/tmp/r.sock", "max-line": "32MiB", "queue": 0 },
+            "many": { "type": "listen", "path": "/tmp/l.sock", "max-clients": 0 },
+            "peer": { "type": "connect", "path": "/tmp/p.sock", "retry-attempts": 0 },
+            "bus": { "type": "nats", "subject": "s", "direction": "in", "stream": "S",
+                     "durable": "d", "ack-wait-ms": 99, "write-timeout-ms": 0, "max-pending": 0 },
+        },
+    });
+    let problems = problems(config);
+    for (field, message) in [
+        ("vats.main.limits.memory", "1024 bytes is outside 64KiB to 4GiB"),
+        ("vats.main.limits.handles", "2 is outside 16 to 1000000"),
+        ("vats.main.limits.inbox", "0 is outside 1 to 1000000"),
+        ("vats.main.limits.message", "1073741824 bytes is outside 1KiB to 64MiB"),
+        ("io.repl.max-line", "33554432 bytes is outside 1 byte to 16MiB"),
+        ("io.repl.queue", "0 lines is outside 1 to 65536"),
+        ("io.many.max-clients", "0 is outside 1 to 10000"),
+        ("io.peer.retry-attempts", "0 is outside 1 to 1000"),
+        ("io.bus.ack-wait-ms", "99 ms is outside 100 to 3600000"),
+        ("io.bus.write-timeout-ms", "0 ms is outside 1 to 3600000"),
+        ("io.bus.max-pending", "0 bytes is outside 1 byte to 1GiB"),
+    ] {
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.field == field && problem.message == message),
+            "expected `{field}`: {message} in {problems:#?}"
+        );
+    }
+}

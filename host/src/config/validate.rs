@@ -1,6 +1,8 @@
 //! Checks serde cannot make, each reported with its field path, all at once.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::raw::{RawChannel, RawCluster, RawLimits, RawVat};
@@ -237,29 +239,22 @@ fn restart_policy(vat: &RawVat, field: &str, problems: &mut Vec<Problem>) -> Res
 fn vat_limits(raw: Option<&RawLimits>, field: &str, problems: &mut Vec<Problem>) -> VatLimits {
     let mut limits = VatLimits::default();
     let Some(raw) = raw else { return limits };
-    if let Some(memory) = raw.memory {
-        if (MIN_VAT_MEMORY..=MAX_VAT_MEMORY).contains(&memory.0) {
-            limits.memory = memory.0;
-        } else {
-            problems.push(Problem::new(
-                format!("{field}.limits.memory"),
-                format!("{} bytes is outside 64KiB to 4GiB", memory.0),
-            ));
-        }
-    }
+    let limit = |name: &str| format!("{field}.limits.{name}");
+    limits.memory = Bounds::bytes(MIN_VAT_MEMORY..=MAX_VAT_MEMORY, "64KiB to 4GiB").setting(
+        raw.memory.map(|memory| memory.0),
+        limits.memory,
+        limit("memory"),
+        problems,
+    );
     if let Some(elements) = raw.table_elements {
         limits.table_elements = elements;
     }
-    match raw.handles {
-        Some(handles) if (MIN_VAT_HANDLES..=MAX_VAT_HANDLES).contains(&handles) => {
-            limits.handles = handles;
-        }
-        Some(handles) => problems.push(Problem::new(
-            format!("{field}.limits.handles"),
-            format!("{handles} is outside {MIN_VAT_HANDLES} to {MAX_VAT_HANDLES}"),
-        )),
-        None => {}
-    }
+    limits.handles = Bounds::count(MIN_VAT_HANDLES..=MAX_VAT_HANDLES).setting(
+        raw.handles,
+        limits.handles,
+        limit("handles"),
+        problems,
+    );
     match raw.cpu_ms {
         Some(0) => problems.push(Problem::new(
             format!("{field}.limits.cpu-ms"),
@@ -268,24 +263,15 @@ fn vat_limits(raw: Option<&RawLimits>, field: &str, problems: &mut Vec<Problem>)
         Some(ms) => limits.cpu = Some(std::time::Duration::from_millis(ms)),
         None => {}
     }
-    match raw.inbox {
-        Some(inbox) if (1..=MAX_VAT_INBOX).contains(&inbox) => limits.inbox = inbox,
-        Some(inbox) => problems.push(Problem::new(
-            format!("{field}.limits.inbox"),
-            format!("{inbox} is outside 1 to {MAX_VAT_INBOX}"),
-        )),
-        None => {}
-    }
-    match raw.message {
-        Some(message) if (MIN_VAT_MESSAGE..=MAX_VAT_MESSAGE).contains(&message.0) => {
-            limits.message = u32::try_from(message.0).unwrap_or(u32::MAX);
-        }
-        Some(message) => problems.push(Problem::new(
-            format!("{field}.limits.message"),
-            format!("{} bytes is outside 1KiB to 64MiB", message.0),
-        )),
-        None => {}
-    }
+    limits.inbox =
+        Bounds::count(1..=MAX_VAT_INBOX).setting(raw.inbox, limits.inbox, limit("inbox"), problems);
+    let message = Bounds::bytes(MIN_VAT_MESSAGE..=MAX_VAT_MESSAGE, "1KiB to 64MiB").setting(
+        raw.message.map(|message| message.0),
+        u64::from(limits.message),
+        limit("message"),
+        problems,
+    );
+    limits.message = u32::try_from(message).unwrap_or(u32::MAX);
     match raw.store {
         Some(store) if store.0 <= MAX_VAT_STORE => limits.store = store.0,
         Some(store) => problems.push(Problem::new(
@@ -389,30 +375,19 @@ fn channel_spec(
             "`mode` applies to the sockets the host creates (`socket`, `listen`)",
         ));
     }
-    let max_line = match raw.max_line {
-        None => DEFAULT_MAX_LINE,
-        Some(bytes) if (1..=MAX_MAX_LINE).contains(&bytes.0) => {
-            u32::try_from(bytes.0).unwrap_or(DEFAULT_MAX_LINE)
-        }
-        Some(bytes) => {
-            problems.push(Problem::new(
-                format!("{field}.max-line"),
-                format!("{} bytes is outside 1 byte to 16MiB", bytes.0),
-            ));
-            DEFAULT_MAX_LINE
-        }
-    };
-    let queue = match raw.queue {
-        None => DEFAULT_QUEUE_LINES,
-        Some(lines) if (1..=MAX_QUEUE_LINES).contains(&lines) => lines,
-        Some(lines) => {
-            problems.push(Problem::new(
-                format!("{field}.queue"),
-                format!("{lines} lines is outside 1 to {MAX_QUEUE_LINES}"),
-            ));
-            DEFAULT_QUEUE_LINES
-        }
-    };
+    let max_line = Bounds::bytes(1..=MAX_MAX_LINE, "1 byte to 16MiB").setting(
+        raw.max_line.map(|bytes| bytes.0),
+        u64::from(DEFAULT_MAX_LINE),
+        format!("{field}.max-line"),
+        problems,
+    );
+    let max_line = u32::try_from(max_line).unwrap_or(DEFAULT_MAX_LINE);
+    let queue = Bounds::of(1..=MAX_QUEUE_LINES, " lines").setting(
+        raw.queue,
+        DEFAULT_QUEUE_LINES,
+        format!("{field}.queue"),
+        problems,
+    );
     let kind = match kind {
         "socket" => socket_spec(raw, field, base, problems).map(ChannelKind::Socket),
         "listen" => listen_spec(raw, field, base, problems).map(ChannelKind::Listen),
@@ -455,17 +430,12 @@ fn listen_spec(
     base: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<ListenSpec> {
-    let max_clients = match raw.max_clients {
-        None => DEFAULT_MAX_CLIENTS,
-        Some(clients) if (1..=MAX_MAX_CLIENTS).contains(&clients) => clients,
-        Some(clients) => {
-            problems.push(Problem::new(
-                format!("{field}.max-clients"),
-                format!("{clients} is outside 1 to {MAX_MAX_CLIENTS}"),
-            ));
-            return None;
-        }
-    };
+    let max_clients = Bounds::count(1..=MAX_MAX_CLIENTS).setting(
+        raw.max_clients,
+        DEFAULT_MAX_CLIENTS,
+        format!("{field}.max-clients"),
+        problems,
+    );
     let socket = socket_spec(raw, field, base, problems)?;
     Some(ListenSpec {
         socket,
@@ -480,15 +450,13 @@ fn connect_spec(
     problems: &mut Vec<Problem>,
 ) -> Option<ConnectSpec> {
     let path = socket_path(raw, field, base, problems)?;
-    let attempts = raw.retry_attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS);
+    let attempts = Bounds::count(1..=MAX_RETRY_ATTEMPTS).setting(
+        raw.retry_attempts,
+        DEFAULT_RETRY_ATTEMPTS,
+        format!("{field}.retry-attempts"),
+        problems,
+    );
     let delay = raw.retry_delay_ms.unwrap_or(DEFAULT_RETRY_DELAY_MS);
-    if !(1..=MAX_RETRY_ATTEMPTS).contains(&attempts) {
-        problems.push(Problem::new(
-            format!("{field}.retry-attempts"),
-            format!("{attempts} is outside 1 to {MAX_RETRY_ATTEMPTS}"),
-        ));
-        return None;
-    }
     if delay > MAX_RETRY_DELAY_MS {
         problems.push(Problem::new(
             format!("{field}.retry-delay-ms"),
@@ -607,17 +575,12 @@ fn nats_spec(
         }
     }
     let jetstream = jetstream_spec(raw, direction, field, problems);
-    let write_timeout = match raw.write_timeout_ms {
-        None => DEFAULT_NATS_WRITE_TIMEOUT_MS,
-        Some(ms) if (1..=MAX_NATS_WAIT_MS).contains(&ms) => ms,
-        Some(ms) => {
-            problems.push(Problem::new(
-                format!("{field}.write-timeout-ms"),
-                format!("{ms} ms is outside 1 to {MAX_NATS_WAIT_MS}"),
-            ));
-            DEFAULT_NATS_WRITE_TIMEOUT_MS
-        }
-    };
+    let write_timeout = Bounds::of(1..=MAX_NATS_WAIT_MS, " ms").setting(
+        raw.write_timeout_ms,
+        DEFAULT_NATS_WRITE_TIMEOUT_MS,
+        format!("{field}.write-timeout-ms"),
+        problems,
+    );
     let max_pending = match raw.max_pending {
         None => DEFAULT_NATS_MAX_PENDING,
         Some(_) if direction == Direction::Out => {
@@ -627,14 +590,12 @@ fn nats_spec(
             ));
             DEFAULT_NATS_MAX_PENDING
         }
-        Some(bytes) if (1..=MAX_NATS_MAX_PENDING).contains(&bytes.0) => bytes.0,
-        Some(bytes) => {
-            problems.push(Problem::new(
-                format!("{field}.max-pending"),
-                format!("{} bytes is outside 1 byte to 1GiB", bytes.0),
-            ));
-            DEFAULT_NATS_MAX_PENDING
-        }
+        Some(bytes) => Bounds::bytes(1..=MAX_NATS_MAX_PENDING, "1 byte to 1GiB").setting(
+            Some(bytes.0),
+            DEFAULT_NATS_MAX_PENDING,
+            format!("{field}.max-pending"),
+            problems,
+        ),
     };
     (problems.len() == before).then(|| NatsSpec {
         url,
@@ -703,22 +664,70 @@ fn jetstream_spec(
             }
         }
     }
-    let ack_wait = match raw.ack_wait_ms {
-        None => DEFAULT_ACK_WAIT_MS,
-        Some(ms) if (100..=MAX_NATS_WAIT_MS).contains(&ms) => ms,
-        Some(ms) => {
-            problems.push(Problem::new(
-                format!("{field}.ack-wait-ms"),
-                format!("{ms} ms is outside 100 to {MAX_NATS_WAIT_MS}"),
-            ));
-            DEFAULT_ACK_WAIT_MS
-        }
-    };
+    let ack_wait = Bounds::of(100..=MAX_NATS_WAIT_MS, " ms").setting(
+        raw.ack_wait_ms,
+        DEFAULT_ACK_WAIT_MS,
+        format!("{field}.ack-wait-ms"),
+        problems,
+    );
     Some(JetStreamSpec {
         stream: stream.clone(),
         durable: raw.durable.clone(),
         ack_wait: std::time::Duration::from_millis(ack_wait),
     })
+}
+
+/// The range a numeric setting must fall in, and how an error puts it.
+struct Bounds<T> {
+    range: RangeInclusive<T>,
+    /// Follows the value in an error: " ms", " lines", " bytes", or nothing.
+    unit: &'static str,
+    /// The range as the user reads it: "1 to 65536", "1 byte to 16MiB".
+    words: String,
+}
+
+impl<T: PartialOrd + Display + Copy> Bounds<T> {
+    fn of(range: RangeInclusive<T>, unit: &'static str) -> Self {
+        let words = format!("{} to {}", range.start(), range.end());
+        Self { range, unit, words }
+    }
+
+    /// A plain count: "{n} is outside 1 to N".
+    fn count(range: RangeInclusive<T>) -> Self {
+        Self::of(range, "")
+    }
+
+    /// A size, its range in the units a config writes sizes in.
+    fn bytes(range: RangeInclusive<T>, words: &str) -> Self {
+        Self {
+            range,
+            unit: " bytes",
+            words: words.to_owned(),
+        }
+    }
+
+    /// The configured `value`, or `default` when it is absent. Out of
+    /// range, it is a problem naming `field`, and `default` stands in so
+    /// that the other checks go on and every problem is reported at once.
+    fn setting(
+        &self,
+        value: Option<T>,
+        default: T,
+        field: String,
+        problems: &mut Vec<Problem>,
+    ) -> T {
+        match value {
+            None => default,
+            Some(value) if self.range.contains(&value) => value,
+            Some(value) => {
+                problems.push(Problem::new(
+                    field,
+                    format!("{value}{} is outside {}", self.unit, self.words),
+                ));
+                default
+            }
+        }
+    }
 }
 
 /// Why `url` is not one NATS server address, if it is not.
