@@ -255,13 +255,7 @@ fn the_readme_daemon_block_works_as_written_with_the_default_home() {
         }
         outputs.push((line.clone(), output));
     }
-    let said = |start: &str| {
-        outputs
-            .iter()
-            .find(|(line, _)| line.starts_with(start))
-            .map(|(_, output)| output.clone())
-            .unwrap_or_else(|| panic!("no line {start:?} in the block"))
-    };
+    let said = |start: &str| said(&outputs, start);
     assert!(said("vathost daemon").contains("vathost daemon started (pid "));
     assert!(
         said("vathost daemon").contains(&format!("{}", user.home.join(".vathost").display())),
@@ -504,13 +498,7 @@ fn the_readme_nats_block_works_as_written() {
         }
         outputs.push((line.clone(), output));
     }
-    let said = |start: &str| {
-        outputs
-            .iter()
-            .find(|(line, _)| line.starts_with(start))
-            .map(|(_, output)| output.clone())
-            .unwrap_or_else(|| panic!("no line {start:?} in the block"))
-    };
+    let said = |start: &str| said(&outputs, start);
     let status = said("vathost status s2");
     assert!(
         status.contains(
@@ -574,4 +562,13 @@ fn nats_request(subject: &str, text: &str) -> String {
         .unwrap();
         String::from_utf8(reply.payload.to_vec()).unwrap()
     })
+}
+
+/// What the block's first line starting with `start` printed.
+fn said(outputs: &[(String, String)], start: &str) -> String {
+    outputs
+        .iter()
+        .find(|(line, _)| line.starts_with(start))
+        .map(|(_, output)| output.clone())
+        .unwrap_or_else(|| panic!("no line {start:?} in the block"))
 }

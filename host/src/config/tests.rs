@@ -685,11 +685,20 @@ fn each_bounded_setting_names_its_value_unit_and_range() {
     });
     let problems = problems(config);
     for (field, message) in [
-        ("vats.main.limits.memory", "1024 bytes is outside 64KiB to 4GiB"),
+        (
+            "vats.main.limits.memory",
+            "1024 bytes is outside 64KiB to 4GiB",
+        ),
         ("vats.main.limits.handles", "2 is outside 16 to 1000000"),
         ("vats.main.limits.inbox", "0 is outside 1 to 1000000"),
-        ("vats.main.limits.message", "1073741824 bytes is outside 1KiB to 64MiB"),
-        ("io.repl.max-line", "33554432 bytes is outside 1 byte to 16MiB"),
+        (
+            "vats.main.limits.message",
+            "1073741824 bytes is outside 1KiB to 64MiB",
+        ),
+        (
+            "io.repl.max-line",
+            "33554432 bytes is outside 1 byte to 16MiB",
+        ),
         ("io.repl.queue", "0 lines is outside 1 to 65536"),
         ("io.many.max-clients", "0 is outside 1 to 10000"),
         ("io.peer.retry-attempts", "0 is outside 1 to 1000"),
