@@ -614,18 +614,21 @@ fn jetstream_spec(
     field: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<JetStreamSpec> {
-    let Some(stream) = &raw.stream else {
-        for (key, present) in [
-            ("durable", raw.durable.is_some()),
-            ("ack-wait-ms", raw.ack_wait_ms.is_some()),
-        ] {
-            if present {
-                problems.push(Problem::new(
-                    format!("{field}.{key}"),
-                    format!("`{key}` applies to JetStream channels only: set `stream` too"),
-                ));
-            }
+    // The settings of a durable consumer.
+    let consumer_keys = [
+        ("durable", raw.durable.is_some()),
+        ("ack-wait-ms", raw.ack_wait_ms.is_some()),
+    ];
+    let refuse = |why: &str, problems: &mut Vec<Problem>| {
+        for (key, _) in consumer_keys.iter().filter(|(_, present)| *present) {
+            problems.push(Problem::new(
+                format!("{field}.{key}"),
+                format!("`{key}` applies to {why}"),
+            ));
         }
+    };
+    let Some(stream) = &raw.stream else {
+        refuse("JetStream channels only: set `stream` too", problems);
         return None;
     };
     if !is_jetstream_name(stream) {
@@ -650,19 +653,7 @@ fn jetstream_spec(
             )),
             Some(_) => {}
         },
-        Direction::Out => {
-            for (key, present) in [
-                ("durable", raw.durable.is_some()),
-                ("ack-wait-ms", raw.ack_wait_ms.is_some()),
-            ] {
-                if present {
-                    problems.push(Problem::new(
-                        format!("{field}.{key}"),
-                        format!("`{key}` applies to `in` channels only"),
-                    ));
-                }
-            }
-        }
+        Direction::Out => refuse("`in` channels only", problems),
     }
     let ack_wait = Bounds::of(100..=MAX_NATS_WAIT_MS, " ms").setting(
         raw.ack_wait_ms,
