@@ -418,10 +418,9 @@ impl Channel {
             match item {
                 Inbound::Lines(mut run) if run.len() > room => {
                     if room > 0 {
-                        let rest = run.split_off(room);
-                        weight += run.len();
-                        block.push(Inbound::Lines(run));
-                        run = rest;
+                        let head = run.split_to(room);
+                        weight += head.len();
+                        block.push(Inbound::Lines(head));
                     }
                     items.push_front(Inbound::Lines(run));
                     break;

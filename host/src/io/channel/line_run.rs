@@ -4,13 +4,23 @@
 
 /// Complete lines (none contains `\n`), each followed by `\n`; the lines
 /// before `start` have been read.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(crate) struct LineRun {
     text: String,
     start: usize,
     /// Lines from `start` on.
     count: usize,
 }
+
+/// Runs are equal when their unread lines are: what was read before does
+/// not count.
+impl PartialEq for LineRun {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.unread() == other.unread()
+    }
+}
+
+impl Eq for LineRun {}
 
 impl LineRun {
     /// A run of `lines`, none of which may contain `\n`.
@@ -89,24 +99,25 @@ impl LineRun {
         }
     }
 
-    /// Splits the run after its first `lines` lines, keeping those and
-    /// returning the rest.
-    pub(crate) fn split_off(&mut self, lines: usize) -> Self {
+    /// Takes the first `lines` lines (all, if it holds no more) as a run
+    /// of their own; the rest stays. Only what is taken is copied: a long
+    /// run cut into queue-sized pieces is copied once in all, not once per
+    /// piece.
+    pub(crate) fn split_to(&mut self, lines: usize) -> Self {
         if lines >= self.count {
-            return Self::default();
+            return std::mem::take(self);
         }
         let rest = self.unread().as_bytes();
         let cut = memchr::memchr_iter(b'\n', rest)
             .nth(lines.saturating_sub(1))
             .map_or(rest.len(), |newline| newline + 1);
-        let tail = Self {
-            text: self.text[self.start + cut..].to_owned(),
+        let head = Self {
+            text: self.text[self.start..self.start + cut].to_owned(),
             start: 0,
-            count: self.count - lines,
+            count: lines,
         };
-        self.text.truncate(self.start + cut);
-        self.count = lines;
-        tail
+        self.consume(cut, lines);
+        head
     }
 }
 
@@ -152,14 +163,16 @@ mod tests {
     }
 
     #[test]
-    fn split_keeps_the_first_lines() {
-        let mut run = LineRun::of(["a", "b", "c"]);
+    fn split_takes_the_first_lines_and_leaves_the_rest() {
+        let mut run = LineRun::of(["a", "b", "c", "d"]);
         run.pop_line();
-        let tail = run.split_off(1);
-        assert_eq!(run.unread(), "b\n");
+        let head = run.split_to(2);
+        assert_eq!(head, LineRun::of(["b", "c"]));
+        assert_eq!(run.unread(), "d\n");
         assert_eq!(run.len(), 1);
-        assert_eq!(tail, LineRun::of(["c"]));
-        assert_eq!(run.split_off(5), LineRun::default());
+        assert_eq!(run.split_to(5), LineRun::of(["d"]));
+        assert!(run.is_empty());
+        assert_eq!(run.split_to(1), LineRun::default());
     }
 
     #[test]
