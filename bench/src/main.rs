@@ -87,6 +87,15 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        // Echo throughput against any echo server, alone: to profile it.
+        Some("throughput") => {
+            let socket = args.get(1).context("throughput SOCKET COUNT")?;
+            let count = args.get(2).context("throughput SOCKET COUNT")?.parse()?;
+            let lines_per_second =
+                client::Client::connect(std::path::Path::new(socket))?.throughput(count)?;
+            println!("{lines_per_second:.0} lines/s");
+            Ok(())
+        }
         Some(role @ ("native-to-nats" | "native-from-nats")) => {
             let usage = "native-to-nats|native-from-nats SOCKET URL SUBJECT";
             let socket = args.get(1).context(usage)?;

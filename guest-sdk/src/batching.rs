@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use crate::bindings::vathost::vat::io_channel as wit;
-use crate::IoError;
+use crate::{newline, IoError};
 
 /// The most input one read asks the host for.
 const BATCH_BYTES: u32 = 64 * 1024;
@@ -96,7 +96,8 @@ impl Batched {
             Ok(None) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        let batch = text.bytes().filter(|&byte| byte == b'\n').nth(1).is_some();
+        let batch = newline::find(text.as_bytes())
+            .is_some_and(|first| newline::find(&text.as_bytes()[first + 1..]).is_some());
         *self.input.borrow_mut() = Input {
             text,
             read: 0,
@@ -123,7 +124,7 @@ impl Batched {
     fn next_buffered(&self) -> Option<String> {
         let mut input = self.input.borrow_mut();
         let rest = &input.text[input.read..];
-        let end = rest.find('\n')?;
+        let end = newline::find(rest.as_bytes())?;
         let line = rest[..end].to_owned();
         input.read += end + 1;
         if input.is_empty() && std::mem::take(&mut input.batch) {
@@ -144,7 +145,7 @@ impl Batched {
         if !self.has_input() && self.output.borrow().is_empty() {
             return self.inner.write(line).map_err(IoError::from);
         }
-        if line.contains('\n') {
+        if newline::find(line.as_bytes()).is_some() {
             return Err(IoError::InvalidData(
                 "a written line cannot contain a newline: one write is one line".to_owned(),
             ));

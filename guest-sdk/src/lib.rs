@@ -44,6 +44,7 @@ mod batching;
 mod channel;
 mod error;
 mod messaging;
+mod newline;
 mod parameters;
 pub mod store;
 mod vat;
