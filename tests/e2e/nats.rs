@@ -27,7 +27,8 @@ pub(crate) struct NatsServer {
 
 impl NatsServer {
     pub(crate) fn start(scratch: &Scratch) -> Self {
-        Self::start_on(free_port(), free_port(), scratch.path("jetstream"), &[])
+        let (port, monitor) = two_free_ports();
+        Self::start_on(port, monitor, scratch.path("jetstream"), &[])
     }
 
     fn start_on(port: u16, monitor: u16, store: PathBuf, options: &[&str]) -> Self {
@@ -850,10 +851,12 @@ fn a_vat_that_traps_mid_message_gets_it_again_after_its_restart() {
     host.wait_for_log("restart");
 }
 
-/// A loopback TCP port free at the time of asking.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+/// Two different loopback TCP ports, free at the time of asking (both are
+/// held at once, so they cannot be the same).
+fn two_free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (first, second) = (bind(), bind());
+    let port =
+        |listener: &std::net::TcpListener| listener.local_addr().expect("its address").port();
+    (port(&first), port(&second))
 }
