@@ -1,10 +1,9 @@
 //! Finding `\n` in a vat's lines, eight bytes at a time.
 //!
 //! `str::find('\n')` on wasm32 goes through `core`'s `memchr`, which works
-//! a 4-byte word at a time and, for the short lines of a batch, spends much
-//! of its time on the unaligned edges; it was a tenth of a line echo's
-//! whole CPU time. wasm has 64-bit integers, so a word of eight bytes is
-//! tested at once here.
+//! with 4-byte words (wasm32's `usize`); it was a tenth of a line echo's
+//! whole CPU time (BENCHMARKS.md). wasm has 64-bit integers, so a word of
+//! eight bytes is tested at once here.
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
