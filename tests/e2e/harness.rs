@@ -380,3 +380,19 @@ impl Client {
             .expect("shut down the write side");
     }
 }
+
+/// One HTTP GET, the connection closed after the answer: the status line
+/// and the body.
+pub fn http_get(address: std::net::SocketAddr, target: &str) -> (String, String) {
+    let mut stream = std::net::TcpStream::connect_timeout(&address, PATIENCE).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}

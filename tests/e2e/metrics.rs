@@ -2,13 +2,12 @@
 //! values checked against traffic the test generated.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::harness::{Client, PATIENCE, Scratch, single_vat_config, vat, vathost_output};
+use crate::harness::{Client, Scratch, http_get, single_vat_config, vat, vathost_output};
 
 /// A detached daemon, stopped when dropped.
 struct DetachedDaemon {
@@ -33,17 +32,6 @@ fn free_address() -> SocketAddr {
         .unwrap()
         .local_addr()
         .unwrap()
-}
-
-/// One HTTP GET: the status line and the body.
-fn get(address: SocketAddr, target: &str) -> (String, String) {
-    let mut stream = TcpStream::connect_timeout(&address, PATIENCE).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(stream, "GET {target} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_owned(), body.to_owned())
 }
 
 /// Each sample as `name{labels}` -> value.
@@ -111,7 +99,7 @@ fn metrics_are_served_over_http_and_match_the_traffic() {
     crashing.send("crash");
     assert_eq!(crashing.exchange("again"), "1 again");
 
-    let (status, body) = get(address, "/metrics");
+    let (status, body) = http_get(address, "/metrics");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
     assert!(body.ends_with("# EOF\n"), "{body}");
     let samples = samples(&body);
@@ -191,7 +179,7 @@ fn metrics_are_served_over_http_and_match_the_traffic() {
     let status: serde_json::Value = serde_json::from_str(&output).unwrap();
     assert_eq!(status[0]["vats"][0]["traps"], 1, "{status}");
 
-    let (status, _) = get(address, "/");
+    let (status, _) = http_get(address, "/");
     assert_eq!(status, "HTTP/1.1 404 Not Found");
 }
 
@@ -235,7 +223,7 @@ fn a_nats_channel_shows_its_link_and_messages() {
     );
     launch(&daemon, &config);
     crate::nats::ask_each(&server.url(), "scraped", &["a", "b", "c"]);
-    let (status, body) = get(address, "/metrics");
+    let (status, body) = http_get(address, "/metrics");
     assert!(status.contains("200"), "{status}");
     let samples = samples(&body);
     let labels = r#"{subcluster="s1",channel="service"}"#;

@@ -51,15 +51,10 @@ impl NatsServer {
         server
     }
 
-    /// `GET path` on the server's monitoring port.
+    /// The body of `GET path` on the server's monitoring port.
     fn monitoring(&self, path: &str) -> String {
-        use std::io::{Read, Write};
-        let mut stream = TcpStream::connect(("127.0.0.1", self.monitor)).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.monitor));
+        crate::harness::http_get(address, path).1
     }
 
     /// Waits until the server greets a client with its INFO line.
