@@ -98,50 +98,49 @@ fn grow(used: &mut usize, limit: usize, current: usize, desired: usize) -> bool 
     true
 }
 
-/// Makes running wasm yield to the executor at every epoch tick, and with a
-/// CPU budget, traps the vat once its time in wasm exceeds the budget.
-/// `activity` learns of every move between wasm and the host.
+/// Makes running wasm yield to the executor at every epoch tick (marking
+/// the vat's `activity` as yielding meanwhile), and with a CPU budget,
+/// traps the vat once its time in wasm exceeds the budget.
 pub(super) fn enforce_cpu(
     store: &mut Store<VatState>,
     budget: Option<Duration>,
     activity: Arc<super::VatActivity>,
 ) {
-    let meter = budget.map(|_| CpuMeter::default());
-    let hook_meter = meter.clone();
-    store.call_hook(move |_, hook| {
-        match hook {
-            CallHook::CallingWasm | CallHook::ReturningFromHost => {
-                activity.back_in_wasm();
-                if let Some(meter) = &hook_meter {
-                    meter.start();
-                }
+    let meter = budget.map(|budget| (budget, CpuMeter::default()));
+    // Only a budget needs to see every move between wasm and the host: a
+    // call hook puts each host call on wasmtime's slow path.
+    if let Some((_, meter)) = &meter {
+        let meter = meter.clone();
+        store.call_hook(move |_, hook| {
+            match hook {
+                CallHook::CallingWasm | CallHook::ReturningFromHost => meter.start(),
+                CallHook::CallingHost | CallHook::ReturningFromWasm => meter.stop(),
             }
-            CallHook::CallingHost | CallHook::ReturningFromWasm => {
-                activity.calling_host();
-                if let Some(meter) = &hook_meter {
-                    meter.stop();
-                }
-            }
-        }
-        Ok(())
-    });
-    let (Some(budget), Some(meter)) = (budget, meter) else {
-        store.epoch_deadline_async_yield_and_update(1);
-        return;
-    };
+            Ok(())
+        });
+    }
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        if meter.used() > budget {
-            return Err(wasmtime::Error::new(CpuBudgetExceeded { budget }));
+        if let Some((budget, meter)) = &meter
+            && meter.used() > *budget
+        {
+            return Err(wasmtime::Error::new(CpuBudgetExceeded { budget: *budget }));
         }
-        let meter = meter.clone();
+        let meter = meter.as_ref().map(|(_, meter)| meter.clone());
+        let activity = activity.clone();
         // Time spent yielded, while other tasks run, is not this vat's.
         Ok(UpdateDeadline::YieldCustom(
             1,
             Box::pin(async move {
-                meter.stop();
+                if let Some(meter) = &meter {
+                    meter.stop();
+                }
+                activity.set_yielding(true);
                 tokio::task::yield_now().await;
-                meter.start();
+                activity.set_yielding(false);
+                if let Some(meter) = &meter {
+                    meter.start();
+                }
             }),
         ))
     });
