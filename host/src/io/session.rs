@@ -1,22 +1,22 @@
 //! One peer's session on a channel: its input framed (or chunked) into the
-//! channel's queue, and, for a socket client, how long its output lives.
+//! channel's queue (a stream's; a socket client's input the vat reads
+//! itself, see `channel::peer_input`), and, for a socket client, how long
+//! its output lives.
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::unix::OwnedReadHalf;
 
-use super::channel::{Channel, Inbound, InboundSender, LineRun};
-use super::framing::{Frame, LineFramer};
+use super::channel::{Channel, Inbound, InboundSender, PeerInput, READ_CHUNK, add_frame};
+use super::framing::LineFramer;
 use super::spec::Unit;
-
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Reads one peer's input into the channel until it ends or the channel
 /// closes; at its end the vat is told (`read` returns `none` once). Nothing
 /// the peer sent is lost. `session` names a socket client whose output ends
 /// once the vat has moved past that end; a stream channel's only peer has
-/// none.
+/// none. On a channel the vat does not read, the input is read and dropped.
 pub(crate) async fn pump(
     channel: &Arc<Channel>,
     inbound: &InboundSender,
@@ -28,10 +28,18 @@ pub(crate) async fn pump(
     let mut framer = LineFramer::new(channel.max_line());
     let mut buffer = vec![0u8; READ_CHUNK];
     let mut frames = Vec::new();
+    // One wait on the close for the whole stream, polled only when the read
+    // waits: registering a fresh one per read cost each read two locks.
+    let closed = channel.closed().cancelled();
+    tokio::pin!(closed);
     'stream: loop {
+        if channel.is_closed() {
+            return;
+        }
         let read = tokio::select! {
-            () = channel.closed().cancelled() => return,
+            biased;
             read = reader.read(&mut buffer) => read,
+            () = &mut closed => return,
         };
         let count = match read {
             Ok(0) => break,
@@ -89,17 +97,26 @@ pub(crate) async fn serve_client(
     released: impl FnOnce(),
 ) {
     channel.client_connected(true);
-    // The input, then the wait for the vat to be done with it. Either may
-    // wait on the vat (a full queue, a vat that never reads): a vat that
-    // lets go of the channel ends the session wherever it is.
+    // A vat that lets go of the channel ends the session wherever it is.
     let session_runs = async {
-        pump(channel, inbound, &mut reader, Some(session)).await;
-        if only_client {
-            channel.finish(inbound).await;
-        }
         if channel.direction().readable() {
-            channel.session_done(session).await;
+            // The vat's reads take this client's input from its socket, and
+            // the session lasts until the vat has read its end and moved on.
+            // Once no vat holds the channel none ever will: the input is not
+            // handed over, so clients of an abandoned channel pile up nowhere.
+            if !channel.is_abandoned() {
+                let input = PeerInput::new(channel, reader, session, only_client);
+                if channel.attach_input(inbound, input) {
+                    channel.session_done(session).await;
+                }
+            }
         } else {
+            // What the client sends is read and dropped; its session lasts
+            // until it hangs up.
+            pump(channel, inbound, &mut reader, Some(session)).await;
+            if only_client {
+                channel.finish(inbound).await;
+            }
             hung_up(reader.as_ref()).await;
         }
     };
@@ -151,21 +168,5 @@ async fn hung_up(stream: &tokio::net::UnixStream) {
         // Cannot watch: the session then ends with the channel or its vats.
         tracing::debug!(%error, "cannot watch a client for hang-up");
         std::future::pending::<()>().await;
-    }
-}
-
-/// Adds a frame to what goes to the vat: consecutive lines join one run.
-fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>) {
-    match frame {
-        Frame::Line(line) => match items.last_mut() {
-            Some(Inbound::Lines(run)) => run.push(line),
-            _ => {
-                let mut run = LineRun::default();
-                run.push(line);
-                items.push(Inbound::Lines(run));
-            }
-        },
-        Frame::InvalidUtf8(why) => items.push(Inbound::InvalidData(why)),
-        Frame::TooLong => items.push(Inbound::TooLong),
     }
 }

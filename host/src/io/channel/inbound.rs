@@ -19,18 +19,27 @@ use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
 use super::line_run::tail_bytes;
+use super::peer_input::PeerInput;
 use super::{Channel, ChannelError, Inbound};
 use crate::io::spec::Unit;
 use crate::quiescence::Quiescence;
 
-/// Items handed to the vat together, in arrival order; never empty.
-pub(crate) struct Block(Vec<Inbound>);
+/// What a transport hands a channel's vat side, in order.
+pub(crate) enum Delivery {
+    /// Items handed to the vat together, in arrival order; never empty.
+    Block(Vec<Inbound>),
+    /// A socket client whose input the vat's reads take from its socket
+    /// themselves, after everything queued before it.
+    Peer(PeerInput),
+}
 
 /// Where a transport hands a channel its input.
-pub(crate) type InboundSender = mpsc::UnboundedSender<Block>;
+pub(crate) type InboundSender = mpsc::UnboundedSender<Delivery>;
 
 pub(super) struct InboundQueue {
-    pub(super) receiver: mpsc::UnboundedReceiver<Block>,
+    pub(super) receiver: mpsc::UnboundedReceiver<Delivery>,
+    /// The client whose socket reads take input from once the queue is empty.
+    pub(super) peer: Option<PeerInput>,
     /// What is left of the block being read; its front may have been
     /// looked at by a readiness check.
     pub(super) current: VecDeque<Inbound>,
@@ -65,9 +74,10 @@ impl Handed {
 }
 
 impl InboundQueue {
-    pub(super) fn new(receiver: mpsc::UnboundedReceiver<Block>) -> Self {
+    pub(super) fn new(receiver: mpsc::UnboundedReceiver<Delivery>) -> Self {
         Self {
             receiver,
+            peer: None,
             current: VecDeque::new(),
             current_room: 0,
             ending: None,
@@ -77,6 +87,7 @@ impl InboundQueue {
 
     pub(super) fn clear(&mut self) {
         self.current.clear();
+        self.peer = None;
         let mut handed = std::mem::take(&mut self.handed);
         let (bytes, lines) = (handed.bytes, handed.lines);
         handed.release(bytes, lines);
@@ -329,7 +340,8 @@ impl Channel {
     }
 
     /// Makes sure a block is being read, waiting for the next one if the
-    /// last is used up. False once no more will come.
+    /// last is used up: from the queue, or read from the client's socket.
+    /// False once no more will come.
     async fn next_block(&self, queue: &mut InboundQueue) -> bool {
         if !queue.current.is_empty() {
             return true;
@@ -338,13 +350,57 @@ impl Channel {
             // About to wait: the client should see our replies first.
             self.flush().await;
         }
-        match queue.receiver.recv().await {
-            Some(Block(items)) => {
-                queue.current_room = items.iter().map(Inbound::weight).sum();
-                queue.current = items.into();
-                true
+        loop {
+            let InboundQueue { receiver, peer, .. } = &mut *queue;
+            let delivery = match peer {
+                Some(input) => tokio::select! {
+                    biased;
+                    delivery = receiver.recv() => delivery,
+                    (items, ended) = input.read(self) => {
+                        if ended {
+                            *peer = None;
+                        }
+                        if items.is_empty() {
+                            continue;
+                        }
+                        self.count_in(&items);
+                        // Read by the vat itself: it took no room in the queue.
+                        queue.current_room = 0;
+                        queue.current = items.into();
+                        return true;
+                    }
+                },
+                None => receiver.recv().await,
+            };
+            match delivery {
+                Some(Delivery::Block(items)) => {
+                    queue.current_room = items.iter().map(Inbound::weight).sum();
+                    queue.current = items.into();
+                    return true;
+                }
+                // A new client: the last one's input, if unread, is moot.
+                Some(Delivery::Peer(input)) => queue.peer = Some(input),
+                None => return false,
             }
-            None => false,
+        }
+    }
+
+    /// Counts items handed to the vat as its unread input.
+    fn count_in(&self, items: &[Inbound]) {
+        for item in items {
+            match item {
+                Inbound::Lines(run) => {
+                    self.stats
+                        .lines_in
+                        .fetch_add(run.len() as u64, Ordering::Relaxed);
+                    self.unread.fetch_add(run.len(), Ordering::AcqRel);
+                }
+                // Never consumed, so never counted as waiting input.
+                Inbound::Finished => {}
+                _ => {
+                    self.unread.fetch_add(1, Ordering::AcqRel);
+                }
+            }
         }
     }
 
@@ -363,6 +419,12 @@ impl Channel {
             .await;
     }
 
+    /// Makes `input` the client the vat's reads take input from, after
+    /// what is queued now. False once closed.
+    pub(crate) fn attach_input(&self, sender: &InboundSender, input: PeerInput) -> bool {
+        !self.closed.is_cancelled() && sender.send(Delivery::Peer(input)).is_ok()
+    }
+
     /// Queues the mark that no more input will come.
     pub(crate) async fn finish(&self, sender: &InboundSender) {
         self.deliver(sender, vec![Inbound::Finished]).await;
@@ -373,39 +435,49 @@ impl Channel {
     /// vat has read enough (that wait is what stops the transport reading).
     /// False once closed.
     pub(crate) async fn deliver(&self, sender: &InboundSender, items: Vec<Inbound>) -> bool {
+        let weight = items.iter().map(Inbound::weight).sum();
+        if weight <= self.queue_room {
+            return self.deliver_block(sender, items, weight).await;
+        }
         let mut items = VecDeque::from(items);
         while !items.is_empty() {
             let (block, weight) = self.next_block_of(&mut items);
-            let count = u32::try_from(weight).unwrap_or(u32::MAX);
-            let room = tokio::select! {
-                () = self.closed.cancelled() => return false,
-                room = self.inbound_room.acquire_many(count) => room,
-            };
-            match room {
-                // Given back when the vat has read the block.
-                Ok(room) => room.forget(),
-                Err(_) => return false,
-            }
-            for item in &block {
-                match item {
-                    Inbound::Lines(run) => {
-                        self.stats
-                            .lines_in
-                            .fetch_add(run.len() as u64, Ordering::Relaxed);
-                        self.unread.fetch_add(run.len(), Ordering::AcqRel);
-                    }
-                    // Never consumed, so never counted as waiting input.
-                    Inbound::Finished => {}
-                    _ => {
-                        self.unread.fetch_add(1, Ordering::AcqRel);
-                    }
-                }
-            }
-            if sender.send(Block(block)).is_err() {
+            if !self.deliver_block(sender, block, weight).await {
                 return false;
             }
         }
         true
+    }
+
+    /// Queues one block that fits the queue's room, once there is room for
+    /// it. False once closed.
+    async fn deliver_block(
+        &self,
+        sender: &InboundSender,
+        block: Vec<Inbound>,
+        weight: usize,
+    ) -> bool {
+        if self.closed.is_cancelled() {
+            return false;
+        }
+        let count = u32::try_from(weight).unwrap_or(u32::MAX);
+        // Room is usually there: waiting (and registering with the close
+        // signal) only when it is not.
+        let room = match self.inbound_room.try_acquire_many(count) {
+            Ok(room) => Ok(room),
+            Err(tokio::sync::TryAcquireError::Closed) => return false,
+            Err(tokio::sync::TryAcquireError::NoPermits) => tokio::select! {
+                () = self.closed.cancelled() => return false,
+                room = self.inbound_room.acquire_many(count) => room,
+            },
+        };
+        match room {
+            // Given back when the vat has read the block.
+            Ok(room) => room.forget(),
+            Err(_) => return false,
+        }
+        self.count_in(&block);
+        sender.send(Delivery::Block(block)).is_ok()
     }
 
     /// The first items of `items` that fit in the queue's room, and the

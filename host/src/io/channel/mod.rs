@@ -25,6 +25,7 @@ mod inbound;
 mod line_run;
 mod output;
 mod peer;
+mod peer_input;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ pub(crate) use inbound::InboundSender;
 pub(crate) use line_run::LineRun;
 pub(crate) use output::ClientWriter;
 pub(crate) use peer::{MessagePeer, Published};
+pub(crate) use peer_input::{PeerInput, READ_CHUNK, add_frame};
 use stats::Counters;
 pub use stats::{ChannelStats, LinkState};
 
@@ -187,6 +189,12 @@ impl Channel {
     /// How many handles to this channel exist: in vats, in messages in flight.
     pub(crate) fn holders(&self) -> usize {
         self.holders.load(Ordering::Acquire)
+    }
+
+    /// Whether every vat handle to this channel has been dropped (no vat
+    /// will ever hold it again).
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned.is_cancelled()
     }
 
     /// Resolves once every vat handle to this channel has been dropped.
