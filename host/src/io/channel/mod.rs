@@ -2,7 +2,9 @@
 //! transport (a socket, a file, NATS) that feeds it.
 //!
 //! Inbound data flows through a bounded queue: when it is full the transport
-//! stops reading, so a fast client is slowed down, never dropped. Every wait a
+//! stops reading, so a fast client is slowed down, never dropped. A socket
+//! client's input skips the queue's hand-off: the vat's read reads the
+//! socket itself when the queue is empty (`peer_input`). Every wait a
 //! vat can be in (reading, writing, polling) also waits on the channel's close
 //! signal, so closing a channel with calls in flight makes them return
 //! [`ChannelError::Closed`] instead of hanging.
