@@ -233,6 +233,24 @@ fn an_upgrade_of_a_vat_mid_batch_loses_and_repeats_no_line() {
 }
 
 #[test]
+fn an_upgrade_waits_for_a_vat_that_is_computing_to_finish_its_line() {
+    let daemon = Daemon::start();
+    let socket = launch_one(&daemon, &vat("phoenix"), json!({}));
+    let mut client = Client::connect(&socket);
+    client.send("compute 400");
+    // The vat now runs wasm for 400 ms: yielded at each epoch tick, never
+    // waiting in the host, so the upgrade must wait for it.
+    assert_eq!(client.recv().as_deref(), Some("computing"));
+    let shout = vat("shout");
+    let (code, output) = daemon.cli(&["upgrade", "s1", "main", shout.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(client.recv().as_deref(), Some("1 compute 400"));
+    client.send("after");
+    assert_eq!(client.recv().as_deref(), Some("AFTER"));
+    assert_eq!(vat_status(&daemon)["upgrades"], 1);
+}
+
+#[test]
 fn an_upgrade_goes_through_while_the_vat_waits_on_a_client_that_does_not_read() {
     const LINES: usize = 200_000;
     let daemon = Daemon::start();

@@ -2,9 +2,11 @@
 //! counts every line it has answered, kept in its durable state; the line
 //! `crash` makes it trap (before counting), `crash-once` the first time it
 //! is seen only (kept in its durable state), `fail` makes it return an
-//! error. It serves its first channel, or with a listener `clients`, every
-//! client, or with channels `in` and `out`, reads one and answers on the
-//! other.
+//! error, `compute MS` makes it answer `computing`, then run wasm for MS
+//! milliseconds before it counts and answers the line (so a test can act
+//! while the vat computes). It serves its first channel, or with a
+//! listener `clients`, every client, or with channels `in` and `out`,
+//! reads one and answers on the other.
 use vat_sdk::{Channel, Channels, IoError, Parameters, Ready, store, wait_any};
 
 fn phoenix(_: Parameters, mut channels: Channels) -> vat_sdk::Result {
@@ -65,10 +67,26 @@ fn answer(channel: &Channel, line: &str) -> vat_sdk::Result {
         "fail" => return Err("asked to fail".into()),
         _ => {}
     }
+    if let Some(millis) = line.strip_prefix("compute ") {
+        let millis: u64 = millis
+            .parse()
+            .map_err(|error| format!("compute: {error}"))?;
+        channel.reply("computing")?;
+        compute(std::time::Duration::from_millis(millis));
+    }
     let count: u64 = store::get_json("count")?.unwrap_or(0) + 1;
     store::set_json("count", &count)?;
     channel.reply(&format!("{count} {line}"))?;
     Ok(())
+}
+
+/// Runs wasm for `time`: a loop that asks the clock and does nothing else.
+fn compute(time: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut spins = 0u64;
+    while started.elapsed() < time {
+        spins = std::hint::black_box(spins.wrapping_add(1));
+    }
 }
 
 vat_sdk::entry!(phoenix);
