@@ -251,13 +251,7 @@ impl NatsPeer {
                     None => Answer::Nobody,
                 };
                 match answer {
-                    Answer::To(reply) => {
-                        client
-                            .publish(reply, message)
-                            .await
-                            .map_err(|_| ChannelError::Closed)?;
-                        self.messages_out.fetch_add(1, Ordering::Relaxed);
-                    }
+                    Answer::To(reply) => self.count_out(client.publish(reply, message)).await?,
                     Answer::Nobody => result = Err(ChannelError::NoClient),
                 }
             }
@@ -266,15 +260,27 @@ impl NatsPeer {
         let subject = &self.subject;
         if self.spec.jetstream.is_none() {
             for message in messages {
-                client
-                    .publish(subject.clone(), message)
-                    .await
-                    .map_err(|_| ChannelError::Closed)?;
-                self.messages_out.fetch_add(1, Ordering::Relaxed);
+                self.count_out(client.publish(subject.clone(), message))
+                    .await?;
             }
             return Ok(());
         }
         self.publish_stored(subject, messages).await
+    }
+
+    /// Publishes one message, counted as sent before the client may send
+    /// it: the peer can see it (and read the metrics) before `publish`
+    /// returns here. Uncounted again if the client refuses it.
+    async fn count_out<E>(
+        &self,
+        publish: impl Future<Output = Result<(), E>>,
+    ) -> Result<(), ChannelError> {
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        let published = publish.await;
+        if published.is_err() {
+            self.messages_out.fetch_sub(1, Ordering::Relaxed);
+        }
+        published.map_err(|_| ChannelError::Closed)
     }
 
     /// Publishes to the stream and waits for every acknowledgement. Each
