@@ -15,6 +15,9 @@ pub struct Client {
 pub struct Percentiles {
     pub p50: Duration,
     pub p99: Duration,
+    /// Every sample, fastest first: the `round-trips` command prints more
+    /// of the distribution than the table.
+    pub sorted: Vec<Duration>,
 }
 
 impl Client {
@@ -109,6 +112,7 @@ impl Client {
         Ok(Percentiles {
             p50: at(0.50),
             p99: at(0.99),
+            sorted: samples,
         })
     }
 }

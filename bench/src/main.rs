@@ -80,10 +80,16 @@ fn main() -> anyhow::Result<()> {
             let _spinner = client::Spinner::start();
             let trips =
                 client::Client::connect(std::path::Path::new(socket))?.round_trips(count)?;
+            let at = |fraction: f64| {
+                let last = trips.sorted.len().saturating_sub(1);
+                micros(trips.sorted[(last as f64 * fraction) as usize])
+            };
             println!(
-                "p50 {:.1} us, p99 {:.1} us",
-                micros(trips.p50),
-                micros(trips.p99)
+                "p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
+                at(0.5),
+                at(0.9),
+                at(0.99),
+                at(0.999)
             );
             Ok(())
         }

@@ -126,7 +126,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     warm_component_cache();
     let mut test = cargo();
     test.arg("test").args(HOST_PACKAGES).args(extra);
-    test.env("PATH", path_with_nats_server()?);
+    test.env("PATH", path_with_nats_server()?)
+        .env("VATHOST_VATS_DIR", vats_dir());
     run(test)
 }
 
@@ -188,7 +189,7 @@ fn nats_server_version(program: &Path) -> Option<(u32, u32)> {
 /// take longer to open its sockets than a test waits. Only a warm-up: a
 /// failure is reported and the tests run regardless.
 fn warm_component_cache() {
-    let vats = target_dir().join("wasm32-wasip2/release");
+    let vats = vats_dir();
     let Ok(entries) = std::fs::read_dir(&vats) else {
         return;
     };
@@ -241,8 +242,18 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         run(build)?;
     }
     let mut bench = Command::new(target_dir().join(profile).join("vathost-bench"));
-    bench.args(args).env("PATH", path_with_nats_server()?);
+    bench
+        .args(args)
+        .env("PATH", path_with_nats_server()?)
+        .env("VATHOST_VATS_DIR", vats_dir());
     run(bench)
+}
+
+/// Where `build_vats` puts the components; the tests and the benchmark are
+/// told, since they would otherwise look under the workspace's `target/`
+/// whatever `CARGO_TARGET_DIR` says.
+fn vats_dir() -> PathBuf {
+    target_dir().join("wasm32-wasip2/release")
 }
 
 fn target_dir() -> PathBuf {
