@@ -314,3 +314,34 @@ fn the_echo_vat_echoes_a_byte_stream_exactly_client_after_client() {
     }
     drop(host);
 }
+
+#[test]
+fn clients_of_a_socket_channel_no_vat_holds_are_closed_and_the_host_keeps_nothing_of_them() {
+    let scratch = Scratch::new();
+    let control = scratch.path("ctl.sock");
+    let dropped = scratch.path("dropped.sock");
+    let config = json!({
+        "bootstrap": "main",
+        "vats": { "main": { "component": vat("probe"), "parameters": { "drop": "dropped" } } },
+        "io": {
+            "ctl": { "type": "socket", "path": control },
+            "dropped": { "type": "socket", "path": dropped },
+        },
+    });
+    let host = Host::run(&[&scratch.config("probe", config)]);
+    let mut ctl = Client::connect(&control);
+    // Answered after the vat let go of `dropped`.
+    assert_eq!(ctl.exchange("hello"), "channels: ctl,dropped");
+    let before = host.open_fds();
+    for n in 0..200 {
+        let mut client = Client::connect(&dropped);
+        assert_eq!(client.recv(), None, "client {n} is closed");
+    }
+    // The last session may still be letting go of its descriptor.
+    let after = host.open_fds();
+    assert!(
+        after <= before + 2,
+        "{before} descriptors open before 200 clients came and went, {after} after"
+    );
+    assert_eq!(ctl.exchange("still there?"), "channels: ctl,dropped");
+}

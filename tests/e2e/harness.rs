@@ -241,6 +241,13 @@ impl Host {
         rss_kib(self.child.id())
     }
 
+    /// How many file descriptors the host has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("list /proc fds")
+            .count()
+    }
+
     pub fn stop(self, signal: &str) -> Exited {
         self.signal(signal);
         self.wait()
