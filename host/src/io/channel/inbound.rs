@@ -29,8 +29,9 @@ pub(crate) enum Delivery {
     /// Items handed to the vat together, in arrival order; never empty.
     Block(Vec<Inbound>),
     /// A socket client whose input the vat's reads take from its socket
-    /// themselves, after everything queued before it.
-    Peer(PeerInput),
+    /// themselves, after everything queued before it. Boxed: the queue
+    /// allocates 32 slots up front, each the size of the largest variant.
+    Peer(Box<PeerInput>),
 }
 
 /// Where a transport hands a channel its input.
@@ -39,7 +40,7 @@ pub(crate) type InboundSender = mpsc::UnboundedSender<Delivery>;
 pub(super) struct InboundQueue {
     pub(super) receiver: mpsc::UnboundedReceiver<Delivery>,
     /// The client whose socket reads take input from once the queue is empty.
-    pub(super) peer: Option<PeerInput>,
+    pub(super) peer: Option<Box<PeerInput>>,
     /// What is left of the block being read; its front may have been
     /// looked at by a readiness check.
     pub(super) current: VecDeque<Inbound>,
@@ -422,7 +423,7 @@ impl Channel {
     /// Makes `input` the client the vat's reads take input from, after
     /// what is queued now. False once closed.
     pub(crate) fn attach_input(&self, sender: &InboundSender, input: PeerInput) -> bool {
-        !self.closed.is_cancelled() && sender.send(Delivery::Peer(input)).is_ok()
+        !self.closed.is_cancelled() && sender.send(Delivery::Peer(Box::new(input))).is_ok()
     }
 
     /// Queues the mark that no more input will come.
