@@ -5,12 +5,10 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::net::unix::OwnedReadHalf;
 
-use super::channel::{Channel, Inbound, InboundSender, PeerInput, READ_CHUNK, add_frame};
-use super::framing::LineFramer;
-use super::spec::Unit;
+use super::channel::{Channel, InboundSender, PeerInput};
 
 /// Reads one peer's input into the channel until it ends or the channel
 /// closes; at its end the vat is told (`read` returns `none` once). Nothing
@@ -20,60 +18,30 @@ use super::spec::Unit;
 pub(crate) async fn pump(
     channel: &Arc<Channel>,
     inbound: &InboundSender,
-    mut reader: impl AsyncRead + Unpin,
+    reader: impl AsyncRead + Unpin,
     session: Option<u64>,
 ) {
-    let readable = channel.direction().readable();
-    let lines = channel.unit() == Unit::Line;
-    let mut framer = LineFramer::new(channel.max_line());
-    let mut buffer = vec![0u8; READ_CHUNK];
-    let mut frames = Vec::new();
+    let mut input = PeerInput::new(channel, reader, session, false);
     // One wait on the close for the whole stream, polled only when the read
     // waits: registering a fresh one per read cost each read two locks.
     let closed = channel.closed().cancelled();
     tokio::pin!(closed);
-    'stream: loop {
+    loop {
         if channel.is_closed() {
             return;
         }
-        let read = tokio::select! {
+        let (items, ended) = tokio::select! {
             biased;
-            read = reader.read(&mut buffer) => read,
+            read = input.read(channel) => read,
             () = &mut closed => return,
         };
-        let count = match read {
-            Ok(0) => break,
-            Ok(count) => count,
-            Err(error) => {
-                tracing::debug!(channel = channel.name(), ?session, %error, "peer read failed");
-                break;
-            }
-        };
-        channel.received(count);
-        if !readable {
-            continue;
-        }
-        if !lines {
-            if !channel
-                .deliver(inbound, vec![Inbound::Bytes(buffer[..count].to_vec())])
-                .await
-            {
-                break 'stream;
-            }
-            continue;
-        }
         // What one read framed goes to the vat as one block.
-        framer.push(&buffer[..count], |frame| add_frame(&mut frames, frame));
-        if !frames.is_empty() && !channel.deliver(inbound, std::mem::take(&mut frames)).await {
-            break 'stream;
+        if !items.is_empty() && !channel.deliver(inbound, items).await {
+            return;
         }
-    }
-    if readable {
-        if lines {
-            framer.finish(|frame| add_frame(&mut frames, frame));
+        if ended {
+            return;
         }
-        frames.push(Inbound::EndOfStream { session });
-        channel.deliver(inbound, frames).await;
     }
 }
 
@@ -105,7 +73,7 @@ pub(crate) async fn serve_client(
             // Once no vat holds the channel none ever will: the input is not
             // handed over, so clients of an abandoned channel pile up nowhere.
             if !channel.is_abandoned() {
-                let input = PeerInput::new(channel, reader, session, only_client);
+                let input = PeerInput::new(channel, reader, Some(session), only_client);
                 if channel.attach_input(inbound, input) {
                     channel.session_done(session).await;
                 }

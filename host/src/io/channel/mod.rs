@@ -46,7 +46,7 @@ pub(crate) use inbound::InboundSender;
 pub(crate) use line_run::LineRun;
 pub(crate) use output::ClientWriter;
 pub(crate) use peer::{MessagePeer, Published};
-pub(crate) use peer_input::{PeerInput, READ_CHUNK, add_frame};
+pub(crate) use peer_input::PeerInput;
 use stats::Counters;
 pub use stats::{ChannelStats, LinkState};
 

@@ -4,41 +4,44 @@
 //! round trip then wakes one task instead of two (the reader's hand-off
 //! was a fifth of the host's CPU per round trip), and while the vat is busy
 //! the client's input waits in the socket, where the kernel slows the
-//! client down as a full queue did.
+//! client down as a full queue did. A stream's reader task (`io::session::pump`)
+//! reads and frames its peer with the same code and queues what it framed.
 
-use std::sync::Arc;
-
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::unix::OwnedReadHalf;
 
 use super::{Channel, Inbound, LineRun};
 use crate::io::framing::{Frame, LineFramer};
 use crate::io::spec::Unit;
 
-/// How much one read of a client's socket takes.
-pub(crate) const READ_CHUNK: usize = 16 * 1024;
+/// How much one read of a peer takes.
+const READ_CHUNK: usize = 16 * 1024;
 
-/// One client's input, with its framing state, waiting to be read.
-pub(crate) struct PeerInput {
-    reader: OwnedReadHalf,
+/// One peer's input, with its framing state, waiting to be read: a socket
+/// client's, read by the vat; a stream's, read by its reader task.
+pub(crate) struct PeerInput<R = OwnedReadHalf> {
+    reader: R,
+    /// The vat reads the channel: otherwise the input is read and dropped.
+    kept: bool,
     lines: bool,
     framer: LineFramer,
     buffer: Vec<u8>,
     /// The client's session, marked on its end of stream.
-    session: u64,
-    /// No input follows this client's (a `listen` connection).
+    session: Option<u64>,
+    /// No input follows this peer's (a `listen` connection).
     only_client: bool,
 }
 
-impl PeerInput {
+impl<R: AsyncRead + Unpin> PeerInput<R> {
     pub(crate) fn new(
-        channel: &Arc<Channel>,
-        reader: OwnedReadHalf,
-        session: u64,
+        channel: &Channel,
+        reader: R,
+        session: Option<u64>,
         only_client: bool,
     ) -> Self {
         Self {
             reader,
+            kept: channel.direction().readable(),
             lines: channel.unit() == Unit::Line,
             framer: LineFramer::new(channel.max_line()),
             buffer: vec![0; READ_CHUNK],
@@ -47,25 +50,30 @@ impl PeerInput {
         }
     }
 
-    /// Reads what the socket has (waiting for it) and frames it; at the
-    /// client's end, the end of its stream follows what it sent, and the
-    /// second value is true. Cancel-safe: nothing is read unless it returns.
-    pub(super) async fn read(&mut self, channel: &Channel) -> (Vec<Inbound>, bool) {
+    /// Reads what the peer has sent (waiting for it) and frames it; at the
+    /// peer's end, the end of its stream follows what it sent, and the
+    /// second value is true. Nothing is framed on a channel the vat does
+    /// not read. Cancel-safe: nothing is read unless it returns.
+    pub(crate) async fn read(&mut self, channel: &Channel) -> (Vec<Inbound>, bool) {
         let mut items = Vec::new();
         let count = match self.reader.read(&mut self.buffer).await {
             Ok(count) => count,
             Err(error) => {
                 let session = self.session;
-                tracing::debug!(channel = channel.name(), session, %error, "peer read failed");
+                tracing::debug!(channel = channel.name(), ?session, %error, "peer read failed");
                 0
             }
         };
+        if !self.kept {
+            channel.received(count);
+            return (items, count == 0);
+        }
         if count == 0 {
             if self.lines {
                 self.framer.finish(|frame| add_frame(&mut items, frame));
             }
             items.push(Inbound::EndOfStream {
-                session: Some(self.session),
+                session: self.session,
             });
             if self.only_client {
                 items.push(Inbound::Finished);
@@ -84,7 +92,7 @@ impl PeerInput {
 }
 
 /// Adds a frame to what goes to the vat: consecutive lines join one run.
-pub(crate) fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>) {
+fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>) {
     match frame {
         Frame::Line(line) => match items.last_mut() {
             Some(Inbound::Lines(run)) => run.push(line),
