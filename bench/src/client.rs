@@ -12,12 +12,21 @@ pub struct Client {
     writer: UnixStream,
 }
 
+/// Round-trip times, fastest first.
 pub struct Percentiles {
-    pub p50: Duration,
-    pub p99: Duration,
-    /// Every sample, fastest first: the `round-trips` command prints more
-    /// of the distribution than the table.
-    pub sorted: Vec<Duration>,
+    sorted: Vec<Duration>,
+}
+
+impl Percentiles {
+    /// The time at `fraction` of the way from the fastest to the slowest
+    /// (0.99: the p99).
+    pub fn at(&self, fraction: f64) -> Duration {
+        let last = self.sorted.len().saturating_sub(1);
+        self.sorted
+            .get((last as f64 * fraction) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 impl Client {
@@ -108,12 +117,7 @@ impl Client {
             ensure!(line == "ping\n", "echo was {line:?}");
         }
         samples.sort();
-        let at = |fraction: f64| samples[((samples.len() - 1) as f64 * fraction) as usize];
-        Ok(Percentiles {
-            p50: at(0.50),
-            p99: at(0.99),
-            sorted: samples,
-        })
+        Ok(Percentiles { sorted: samples })
     }
 }
 

@@ -80,10 +80,7 @@ fn main() -> anyhow::Result<()> {
             let _spinner = client::Spinner::start();
             let trips =
                 client::Client::connect(std::path::Path::new(socket))?.round_trips(count)?;
-            let at = |fraction: f64| {
-                let last = trips.sorted.len().saturating_sub(1);
-                micros(trips.sorted[(last as f64 * fraction) as usize])
-            };
+            let at = |fraction| micros(trips.at(fraction));
             println!(
                 "p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
                 at(0.5),
@@ -219,14 +216,14 @@ fn echo(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> 
         let target = if busy { "<= 1.5x native" } else { "" };
         table.push(Row::compared(
             &format!("round trip p50, {load} (us)"),
-            micros(ours.p50),
-            micros(theirs.p50),
+            micros(ours.at(0.50)),
+            micros(theirs.at(0.50)),
             target,
         ));
         table.push(Row::compared(
             &format!("round trip p99, {load} (us)"),
-            micros(ours.p99),
-            micros(theirs.p99),
+            micros(ours.at(0.99)),
+            micros(theirs.at(0.99)),
             target,
         ));
     }
