@@ -78,7 +78,9 @@ pub(super) fn validate(
         ));
     }
 
-    let mut channels = Vec::new();
+    // Exact capacities: a running subcluster keeps its spec, and a grown
+    // Vec's spare room would be held as long (up to 1 KiB per vat).
+    let mut channels = Vec::with_capacity(raw.io.len());
     let mut used_paths: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut console: Option<&str> = None;
     for (channel_name, channel) in &raw.io {
@@ -116,7 +118,7 @@ pub(super) fn validate(
         }
     }
 
-    let mut vats = Vec::new();
+    let mut vats = Vec::with_capacity(raw.vats.len());
     for (vat_name, vat) in &raw.vats {
         let field = format!("vats.{vat_name}");
         if !is_simple_name(vat_name) {

@@ -518,16 +518,20 @@ impl Launcher {
         let (outcome_sender, outcome) = watch::channel(None);
         self.registry
             .add_running(claim, stop.clone(), outcome, info.clone());
+        let mut endpoints: Vec<Endpoint> = started
+            .channels
+            .into_iter()
+            .map(|(_, endpoint)| endpoint)
+            .collect();
+        // Collected in place, the Vec keeps the room of the (spec, endpoint)
+        // pairs it came from, for as long as the subcluster runs.
+        endpoints.shrink_to_fit();
         tokio::spawn(
             supervisor::supervise(supervisor::Supervised {
                 spec,
                 runtime: self.runtime.clone(),
                 vats: started.vats.into_iter().zip(upgrade_receivers).collect(),
-                channels: started
-                    .channels
-                    .into_iter()
-                    .map(|(_, endpoint)| endpoint)
-                    .collect(),
+                channels: endpoints,
                 stop,
                 host_closing: self.closing.clone(),
                 recorded: self.recording,
