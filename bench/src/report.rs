@@ -56,13 +56,26 @@ impl Table {
         );
         for row in &self.rows {
             let (native, ratio) = match row.native {
-                Some(native) => (format!("{native:.1}"), format!("{:.2}", row.ours / native)),
+                Some(native) => (digits(native), format!("{:.2}", row.ours / native)),
                 None => (String::new(), String::new()),
             };
             println!(
-                "| {:<42} | {:>12.1} | {:>12} | {:>7} | {:<22} |",
-                row.name, row.ours, native, ratio, row.target
+                "| {:<42} | {:>12} | {:>12} | {:>7} | {:<22} |",
+                row.name,
+                digits(row.ours),
+                native,
+                ratio,
+                row.target
             );
         }
+    }
+}
+
+/// One decimal, or two below 1 (a warm launch of 0.34 ms is not 0.3).
+fn digits(value: f64) -> String {
+    if value.abs() < 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.1}")
     }
 }

@@ -146,14 +146,17 @@ impl SocketFile {
             source,
         };
         let listener = listen_with_mode(&bind_path, spec.mode).map_err(bind_error)?;
-        // The fd mode already governs the new file; this also restores bits
-        // the umask took away from an explicit `mode`.
-        dir.set_permissions(
-            &name,
-            cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(spec.mode)),
-        )
-        .map_err(bind_error)?;
         let metadata = dir.symlink_metadata(&name).map_err(bind_error)?;
+        // The fd mode already governs the new file; this restores bits the
+        // umask took away from an explicit `mode` (a change of mode keeps
+        // the file's identity).
+        if metadata.mode() & 0o7777 != spec.mode {
+            dir.set_permissions(
+                &name,
+                cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(spec.mode)),
+            )
+            .map_err(bind_error)?;
+        }
         let file = Self {
             name,
             path,
@@ -194,8 +197,10 @@ fn via_dir(dir: &Dir, name: &std::ffi::OsStr, full: &Path) -> PathBuf {
     let through_fd = Path::new("/proc/self/fd")
         .join(dir.as_raw_fd().to_string())
         .join(name);
+    // Whether procfs is mounted does not change while the host runs.
+    static HAS_PROC_FD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if through_fd.as_os_str().len() <= super::spec::MAX_SOCKET_PATH
-        && Path::new("/proc/self/fd").is_dir()
+        && *HAS_PROC_FD.get_or_init(|| Path::new("/proc/self/fd").is_dir())
     {
         through_fd
     } else {

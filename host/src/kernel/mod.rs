@@ -397,15 +397,24 @@ fn prepare(
     spec: &SubclusterSpec,
 ) -> Result<Vec<PreparedComponent>, LaunchError> {
     crate::config::preflight(spec)?;
+    // Vats of one component share its file: it is opened and checked once
+    // per launch, not once per vat.
+    let mut prepared: Vec<(&std::path::Path, PreparedComponent)> = Vec::new();
     spec.vats
         .iter()
         .map(|vat| {
-            runtime
-                .prepare(&vat.component)
-                .map_err(|source| LaunchError::Component {
-                    vat: vat.name.clone(),
-                    source,
-                })
+            if let Some((_, component)) = prepared.iter().find(|(path, _)| *path == vat.component) {
+                return Ok(component.clone());
+            }
+            let component =
+                runtime
+                    .prepare(&vat.component)
+                    .map_err(|source| LaunchError::Component {
+                        vat: vat.name.clone(),
+                        source,
+                    })?;
+            prepared.push((&vat.component, component.clone()));
+            Ok(component)
         })
         .collect()
 }
