@@ -336,9 +336,12 @@ impl Client {
     }
 
     pub fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("send a line");
+        self.try_send(line).expect("send a line");
+    }
+
+    /// Sends a line, returning the error of a connection the host closed.
+    pub fn try_send(&mut self, line: &str) -> std::io::Result<()> {
+        self.writer.write_all(format!("{line}\n").as_bytes())
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -347,11 +350,17 @@ impl Client {
 
     /// The next line, or `None` when the host closed the connection.
     pub fn recv(&mut self) -> Option<String> {
+        self.try_recv().expect("receive a line")
+    }
+
+    /// The next line, `None` when the host closed the connection, or the
+    /// error of one it reset (closed with input unread).
+    pub fn try_recv(&mut self) -> std::io::Result<Option<String>> {
         let mut line = String::new();
-        match self.reader.read_line(&mut line).expect("receive a line") {
+        Ok(match self.reader.read_line(&mut line)? {
             0 => None,
             _ => Some(line.trim_end_matches('\n').to_owned()),
-        }
+        })
     }
 
     pub fn exchange(&mut self, line: &str) -> String {
