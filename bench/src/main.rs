@@ -78,8 +78,9 @@ fn main() -> anyhow::Result<()> {
             let socket = args.get(1).context("round-trips SOCKET COUNT")?;
             let count = args.get(2).context("round-trips SOCKET COUNT")?.parse()?;
             let _spinner = client::Spinner::start();
-            let trips =
-                client::Client::connect(std::path::Path::new(socket))?.round_trips(count)?;
+            let mut client = client::Client::connect(std::path::Path::new(socket))?;
+            client.warm_up(WARM_UP)?;
+            let trips = client.round_trips(count)?;
             let at = |fraction| micros(trips.at(fraction));
             println!(
                 "p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
@@ -211,6 +212,8 @@ fn echo(scale: &Scale, scratch: &Path, table: &mut Table) -> anyhow::Result<()> 
 
     for (load, busy) in [("idle", false), ("one core busy", true)] {
         let _spinner = busy.then(client::Spinner::start);
+        vathost_client.warm_up(WARM_UP)?;
+        native_client.warm_up(WARM_UP)?;
         // Rounds that alternate the servers, each percentile the median of
         // its rounds: one run's p99 swings threefold on this VM.
         let mut ours = Vec::new();
@@ -363,6 +366,9 @@ fn median(samples: impl Iterator<Item = anyhow::Result<f64>>) -> anyhow::Result<
         .copied()
         .context("no samples")
 }
+
+/// Round trips before those measured (see `Client::warm_up`).
+const WARM_UP: Duration = Duration::from_millis(200);
 
 fn micros(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
