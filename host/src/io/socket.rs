@@ -229,10 +229,6 @@ async fn accept_clients(listener: UnixListener, channel: Arc<Channel>, inbound: 
     let busy = Arc::new(AtomicBool::new(false));
     let next_client = AtomicU64::new(1);
     let mut sessions = JoinSet::new();
-    let flusher = tokio::spawn({
-        let channel = channel.clone();
-        async move { channel.flush_lagging_output().await }
-    });
     loop {
         let accepted = tokio::select! {
             () = channel.closed().cancelled() => break,
@@ -264,9 +260,6 @@ async fn accept_clients(listener: UnixListener, channel: Arc<Channel>, inbound: 
         ));
     }
     sessions.shutdown().await;
-    if let Err(error) = flusher.await {
-        tracing::warn!(channel = channel.name(), %error, "flush task failed");
-    }
 }
 
 fn reject_busy(channel: &Channel, stream: &UnixStream) {
@@ -292,9 +285,21 @@ async fn serve_client(
             .attach_client(ClientWriter::new(id, Box::new(writer)))
             .await;
     }
-    super::session::serve_client(&channel, &inbound, reader, id, false, || {
+    let session = super::session::serve_client(&channel, &inbound, reader, id, false, || {
         tracing::info!(channel = channel.name(), client = id, "client gone");
         busy.store(false, Ordering::Release);
-    })
-    .await;
+    });
+    // Output a write left in the buffer goes out within the flush delay.
+    // Only a client's session has output to flush: run beside it rather
+    // than in a task of the channel's own, which every idle channel kept.
+    let flushing = async {
+        channel.flush_lagging_output().await;
+        // Closed: the session sees it too, and ends the way it should.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        biased;
+        () = session => {}
+        () = flushing => {}
+    }
 }
