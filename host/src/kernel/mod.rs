@@ -537,7 +537,7 @@ impl Launcher {
         endpoints.shrink_to_fit();
         tokio::spawn(
             supervisor::supervise(supervisor::Supervised {
-                spec,
+                bootstrap: spec.bootstrap,
                 runtime: self.runtime.clone(),
                 vats: started.vats.into_iter().zip(upgrade_receivers).collect(),
                 channels: endpoints,
