@@ -8,6 +8,7 @@
 
 mod error;
 mod registry;
+mod request_slot;
 mod runner;
 mod status;
 mod supervisor;
@@ -505,7 +506,7 @@ impl Launcher {
             .vats
             .iter()
             .map(|(blueprint, _)| {
-                let (sender, receiver) = tokio::sync::mpsc::channel(1);
+                let (sender, receiver) = request_slot::request_slot();
                 ((blueprint.spec.name.clone(), sender), receiver)
             })
             .unzip();

@@ -9,8 +9,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use super::request_slot::{SlotReceiver, SlotSender};
 use super::status::SubclusterInfo;
 use crate::config::{RestartPolicy, VatSpec};
 use crate::io::{ChannelHandle, Grant};
@@ -88,11 +89,9 @@ impl VatBlueprint {
 /// holders when it was taken.
 type ListenerHolds = (Arc<crate::io::Listener>, Vec<(ChannelHandle, usize)>);
 
-/// Where a vat's upgrades come from. Boxed: the channel allocates room
-/// for 32 of what it carries up front, and an `Upgrade` inline made that
-/// 3 KiB per idle vat.
-pub(super) type Upgrades = mpsc::Receiver<Box<Upgrade>>;
-pub(super) type UpgradeSender = mpsc::Sender<Box<Upgrade>>;
+/// Where a vat's upgrades come from.
+pub(super) type Upgrades = SlotReceiver<Box<Upgrade>>;
+pub(super) type UpgradeSender = SlotSender<Box<Upgrade>>;
 
 /// A request to replace a running vat's component.
 pub(super) struct Upgrade {
@@ -241,7 +240,7 @@ async fn drive(instance: &mut VatInstance, parameters: &str, upgrades: &mut Upgr
     let mut call = std::pin::pin!(instance.call(parameters));
     let upgrade = tokio::select! {
         end = &mut call => return Driven::Ended(end),
-        Some(upgrade) = upgrades.recv() => upgrade,
+        upgrade = upgrades.recv() => upgrade,
     };
     match activity.until_waiting_in_host(call.as_mut()).await {
         None => Driven::Upgrade(upgrade),
