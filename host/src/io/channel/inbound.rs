@@ -16,8 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::mpsc;
-
+use super::delivery_queue::{QueueReceiver, QueueSender};
 use super::line_run::tail_bytes;
 use super::peer_input::PeerInput;
 use super::{Channel, ChannelError, Inbound};
@@ -29,16 +28,16 @@ pub(crate) enum Delivery {
     /// Items handed to the vat together, in arrival order; never empty.
     Block(Vec<Inbound>),
     /// A socket client whose input the vat's reads take from its socket
-    /// themselves, after everything queued before it. Boxed: the queue
-    /// allocates 32 slots up front, each the size of the largest variant.
+    /// themselves, after everything queued before it. Boxed: it is held
+    /// as the channel's `peer` once it arrives.
     Peer(Box<PeerInput>),
 }
 
 /// Where a transport hands a channel its input.
-pub(crate) type InboundSender = mpsc::UnboundedSender<Delivery>;
+pub(crate) type InboundSender = QueueSender<Delivery>;
 
 pub(super) struct InboundQueue {
-    pub(super) receiver: mpsc::UnboundedReceiver<Delivery>,
+    pub(super) receiver: QueueReceiver<Delivery>,
     /// The client whose socket reads take input from once the queue is empty.
     pub(super) peer: Option<Box<PeerInput>>,
     /// What is left of the block being read; its front may have been
@@ -75,7 +74,7 @@ impl Handed {
 }
 
 impl InboundQueue {
-    pub(super) fn new(receiver: mpsc::UnboundedReceiver<Delivery>) -> Self {
+    pub(super) fn new(receiver: QueueReceiver<Delivery>) -> Self {
         Self {
             receiver,
             peer: None,
@@ -92,7 +91,7 @@ impl InboundQueue {
         let mut handed = std::mem::take(&mut self.handed);
         let (bytes, lines) = (handed.bytes, handed.lines);
         handed.release(bytes, lines);
-        while self.receiver.try_recv().is_ok() {}
+        while self.receiver.try_recv().is_some() {}
     }
 }
 

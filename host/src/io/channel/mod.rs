@@ -23,6 +23,7 @@
 //! so ending a session or closing a channel never waits on a peer.
 
 mod barrier;
+mod delivery_queue;
 mod inbound;
 mod line_run;
 mod output;
@@ -36,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Notify, mpsc, watch};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::spec::{ChannelSpec, Direction, Unit};
@@ -132,7 +133,7 @@ impl Channel {
     /// A new open channel and the sender its transport feeds it with.
     pub(crate) fn new(spec: &ChannelSpec) -> (Arc<Self>, InboundSender) {
         let room = usize::try_from(spec.queue).unwrap_or(1).max(1);
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = delivery_queue::delivery_queue();
         let channel = Arc::new(Self {
             name: spec.name.clone(),
             direction: spec.direction,
