@@ -15,6 +15,7 @@ pub mod files;
 pub mod io;
 pub mod kernel;
 pub mod messaging;
+pub mod progress;
 pub mod quiescence;
 pub mod runtime;
 pub mod state;

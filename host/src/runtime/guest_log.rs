@@ -3,8 +3,6 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-use tokio::sync::watch;
-
 /// Output kept per subcluster, in bytes (text plus a fixed cost per line, so
 /// that empty lines count too); older lines are dropped.
 pub const KEPT_LOG_BYTES: usize = 256 * 1024;
@@ -24,10 +22,11 @@ pub struct GuestLine {
     pub text: String,
 }
 
+#[derive(Default)]
 pub struct GuestLog {
     lines: Mutex<Kept>,
     /// The last sequence number written, for followers to wait on.
-    last: watch::Sender<u64>,
+    last: crate::progress::Progress,
 }
 
 #[derive(Default)]
@@ -37,19 +36,10 @@ struct Kept {
     bytes: usize,
 }
 
-impl Default for GuestLog {
-    fn default() -> Self {
-        Self {
-            lines: Mutex::new(Kept::default()),
-            last: watch::Sender::new(0),
-        }
-    }
-}
-
 impl GuestLog {
     pub(super) fn push(&self, vat: &str, stream: &str, text: &str) {
         let mut kept = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        let seq = *self.last.borrow() + 1;
+        let seq = self.last.get() + 1;
         let line = GuestLine {
             seq,
             vat: vat.to_owned(),
@@ -63,7 +53,7 @@ impl GuestLog {
         {
             kept.bytes -= cost(&oldest);
         }
-        self.last.send_replace(seq);
+        self.last.advance_to(seq);
     }
 
     /// Every kept line after `after`.
@@ -78,7 +68,6 @@ impl GuestLog {
 
     /// Waits until there is a line after `after`.
     pub async fn wait_after(&self, after: u64) {
-        let mut last = self.last.subscribe();
-        let _ = last.wait_for(|last| *last > after).await;
+        self.last.reached(after.saturating_add(1)).await;
     }
 }

@@ -217,7 +217,7 @@ impl Channel {
     /// and the lines it was handed are read for good.
     fn back_for_input(&self, queue: &mut InboundQueue) {
         if let Some(session) = queue.ending.take() {
-            self.sessions_done.send_replace(session);
+            self.sessions_done.advance_to(session);
         }
         self.read_handed(queue);
         if let Some(peer) = self.peer() {

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::spec::{ChannelSpec, Direction, Unit};
@@ -118,7 +118,7 @@ pub struct Channel {
     /// Signalled when a write leaves output in the buffer.
     unflushed: Notify,
     /// The last session whose end of stream the vat has read and moved past.
-    sessions_done: watch::Sender<u64>,
+    sessions_done: crate::progress::Progress,
     /// Vat handles to this channel.
     holders: AtomicUsize,
     /// Fired when the last vat handle to this channel is dropped.
@@ -147,7 +147,7 @@ impl Channel {
             closed: CancellationToken::new(),
             unread: AtomicUsize::new(0),
             unflushed: Notify::new(),
-            sessions_done: watch::Sender::new(0),
+            sessions_done: crate::progress::Progress::default(),
             holders: AtomicUsize::new(0),
             abandoned: CancellationToken::new(),
             stats: Counters::default(),
@@ -230,8 +230,7 @@ impl Channel {
     /// Resolves once the vat has read the end of `session`'s stream and
     /// moved on (read again, or waited for input).
     pub(crate) async fn session_done(&self, session: u64) {
-        let mut done = self.sessions_done.subscribe();
-        let _ = done.wait_for(|done| *done >= session).await;
+        self.sessions_done.reached(session).await;
     }
 
     async fn until_closed<T>(&self, work: impl Future<Output = T>) -> Result<T, ChannelError> {
