@@ -218,6 +218,45 @@ fn a_bad_config_returns_its_validation_error_and_changes_nothing() {
 }
 
 #[test]
+fn a_component_changed_on_disk_is_compiled_again_and_an_unchanged_one_reused() {
+    let daemon = Daemon::start();
+    let component = daemon.scratch.path("component.wasm");
+    std::fs::copy(vat("echo"), &component).unwrap();
+    let config_for = |name: &str| {
+        let socket = daemon.scratch.path(&format!("{name}.sock"));
+        let config = daemon.scratch.config(
+            name,
+            single_vat_config(
+                &component,
+                json!({ "repl": { "type": "socket", "path": socket } }),
+            ),
+        );
+        (config, socket)
+    };
+    let (first_config, first_socket) = config_for("first");
+    daemon.launch(&first_config);
+    assert_eq!(Client::connect(&first_socket).exchange("one"), "one");
+    // The same file again: the host's compiled copy serves it.
+    let (second_config, second_socket) = config_for("second");
+    daemon.launch(&second_config);
+    assert_eq!(Client::connect(&second_socket).exchange("two"), "two");
+
+    // Another component at the same path: the next launch runs it (the
+    // crash vat, which without a `mode` fails at once), not the copy
+    // compiled from the file that was there before.
+    std::fs::copy(vat("crash"), &component).unwrap();
+    let (third_config, _) = config_for("third");
+    let third = daemon.launch(&third_config);
+    daemon.wait_for_log("unknown mode None");
+    let (code, output) = daemon.cli(&["status", &third, "--json"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("unknown mode None"), "{output}");
+    // What runs already is left as it was.
+    assert_eq!(Client::connect(&first_socket).exchange("still"), "still");
+    daemon.stop();
+}
+
+#[test]
 fn garbage_on_the_control_socket_gets_errors_and_the_daemon_keeps_serving() {
     let daemon = Daemon::start();
     let responses = raw_requests(

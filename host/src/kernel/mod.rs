@@ -246,7 +246,7 @@ impl Kernel {
     ///
     /// Blocking (it reads files and compiles): async callers use [`Kernel::launch`].
     pub fn prepare(&self, spec: &SubclusterSpec) -> Result<Vec<PreparedComponent>, LaunchError> {
-        prepare(&self.runtime, spec)
+        prepare(&self.runtime, spec, Compile::IfNeeded).map(|prepared| prepared.unwrap_or_default())
     }
 
     /// Launches a subcluster; on any failure nothing of it remains.
@@ -393,31 +393,48 @@ impl Kernel {
 
 /// Checks the paths the config names, then compiles and type-checks every
 /// vat's component.
+/// Whether [`prepare`] may compile.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compile {
+    IfNeeded,
+    /// Only components compiled earlier, unchanged: `None` if any is not.
+    Never,
+}
+
+/// Checks `spec`'s paths and gets its vats' components, one per vat.
 fn prepare(
     runtime: &Runtime,
     spec: &SubclusterSpec,
-) -> Result<Vec<PreparedComponent>, LaunchError> {
+    compile: Compile,
+) -> Result<Option<Vec<PreparedComponent>>, LaunchError> {
     crate::config::preflight(spec)?;
     // Vats of one component share its file: it is opened and checked once
     // per launch, not once per vat.
     let mut prepared: Vec<(&std::path::Path, PreparedComponent)> = Vec::new();
-    spec.vats
-        .iter()
-        .map(|vat| {
-            if let Some((_, component)) = prepared.iter().find(|(path, _)| *path == vat.component) {
-                return Ok(component.clone());
+    let mut components = Vec::with_capacity(spec.vats.len());
+    for vat in &spec.vats {
+        if let Some((_, component)) = prepared.iter().find(|(path, _)| *path == vat.component) {
+            components.push(component.clone());
+            continue;
+        }
+        let component = match compile {
+            Compile::IfNeeded => runtime.prepare(&vat.component).map(Some),
+            Compile::Never => runtime.prepared_if_unchanged(&vat.component),
+        };
+        let component = match component {
+            Ok(Some(component)) => component,
+            Ok(None) => return Ok(None),
+            Err(source) => {
+                return Err(LaunchError::Component {
+                    vat: vat.name.clone(),
+                    source,
+                });
             }
-            let component =
-                runtime
-                    .prepare(&vat.component)
-                    .map_err(|source| LaunchError::Component {
-                        vat: vat.name.clone(),
-                        source,
-                    })?;
-            prepared.push((&vat.component, component.clone()));
-            Ok(component)
-        })
-        .collect()
+        };
+        prepared.push((&vat.component, component.clone()));
+        components.push(component);
+    }
+    Ok(Some(components))
 }
 
 /// What one launch task needs of the kernel.
@@ -431,14 +448,26 @@ struct Launcher {
 
 impl Launcher {
     async fn launch(self, spec: SubclusterSpec) -> Result<Launched, LaunchError> {
-        // Reading and compiling components is blocking work: off the async
-        // workers, so that other subclusters and clients are not held up.
-        let (spec, components) = tokio::task::spawn_blocking({
-            let runtime = self.runtime.clone();
-            move || prepare(&runtime, &spec).map(|components| (spec, components))
-        })
-        .await
-        .map_err(|error| LaunchError::Internal(format!("the compile task failed: {error}")))??;
+        // Components this host compiled before need only their files
+        // checked (an open and a stat each, as quick as the socket files'
+        // own checks below): done here. Reading and compiling a component is
+        // blocking work: off the async workers, so that other subclusters
+        // and clients are not held up. (The hand-off to the blocking pool
+        // and back was a fifth of a warm launch.)
+        let (spec, components) = match prepare(&self.runtime, &spec, Compile::Never)? {
+            Some(components) => (spec, components),
+            None => tokio::task::spawn_blocking({
+                let runtime = self.runtime.clone();
+                move || {
+                    prepare(&runtime, &spec, Compile::IfNeeded)
+                        .map(|components| (spec, components.unwrap_or_default()))
+                }
+            })
+            .await
+            .map_err(|error| {
+                LaunchError::Internal(format!("the compile task failed: {error}"))
+            })??,
+        };
         self.launch_prepared(spec, components, None).await
     }
 

@@ -157,6 +157,39 @@ impl Runtime {
     /// Reads, compiles and type-checks the component at `path` against the
     /// vat world. Unchanged files are compiled once per host.
     pub fn prepare(&self, path: &Path) -> Result<PreparedComponent, RuntimeError> {
+        let (file, stamp, compiled) = self.open_component(path)?;
+        if let Some(prepared) = compiled {
+            return Ok(prepared);
+        }
+        let read_error = |source| RuntimeError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(read_error)?;
+        let digest = crate::state::ComponentDigest::of(&bytes);
+        let prepared = self.compile(path, bytes, digest)?;
+        self.cache()
+            .insert(path.to_path_buf(), (stamp, prepared.clone()));
+        Ok(prepared)
+    }
+
+    /// The component at `path` if this host compiled it and the file has
+    /// not changed since (its length and modification time), else `None`:
+    /// a few quick system calls (open, stat), never a compile.
+    pub fn prepared_if_unchanged(
+        &self,
+        path: &Path,
+    ) -> Result<Option<PreparedComponent>, RuntimeError> {
+        Ok(self.open_component(path)?.2)
+    }
+
+    /// Opens the component at `path` (a regular file, reached through its
+    /// directory) and looks it up among those compiled from that path.
+    fn open_component(
+        &self,
+        path: &Path,
+    ) -> Result<(std::fs::File, FileStamp, Option<PreparedComponent>), RuntimeError> {
         let read_error = |source| RuntimeError::Read {
             path: path.to_path_buf(),
             source,
@@ -170,18 +203,12 @@ impl Runtime {
             len: metadata.len(),
             modified: metadata.modified().ok(),
         };
-        if let Some((cached, prepared)) = self.cache().get(path)
-            && *cached == stamp
-        {
-            return Ok(prepared.clone());
-        }
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(read_error)?;
-        let digest = crate::state::ComponentDigest::of(&bytes);
-        let prepared = self.compile(path, bytes, digest)?;
-        self.cache()
-            .insert(path.to_path_buf(), (stamp, prepared.clone()));
-        Ok(prepared)
+        let compiled = self
+            .cache()
+            .get(path)
+            .filter(|(cached, _)| *cached == stamp)
+            .map(|(_, prepared)| prepared.clone());
+        Ok((file, stamp, compiled))
     }
 
     /// Compiles and type-checks component bytes (a recorded component);
