@@ -93,26 +93,14 @@ pub(super) struct Supervised {
     pub outcome: watch::Sender<Option<SubclusterOutcome>>,
 }
 
-pub(super) async fn supervise(supervised: Supervised) {
-    let Supervised {
-        bootstrap,
-        runtime,
-        vats,
-        channels,
-        stop,
-        host_closing,
-        recorded,
-        registry,
-        info,
-        outcome,
-    } = supervised;
+pub(super) async fn supervise(mut supervised: Supervised) {
     let mut running = JoinSet::new();
     let mut names = HashMap::new();
-    for ((blueprint, instance), upgrades) in vats {
+    for ((blueprint, instance), upgrades) in std::mem::take(&mut supervised.vats) {
         let span = tracing::info_span!("vat", vat = %blueprint.spec.name);
         let name = blueprint.spec.name.clone();
-        let runtime = runtime.clone();
-        let info = info.clone();
+        let runtime = supervised.runtime.clone();
+        let info = supervised.info.clone();
         // Spawned as it is: wrapped in an `async` block, the vat's future
         // measured 4,992 bytes instead of 2,136 (the block kept the
         // arguments and the inner future side by side), held per vat for
@@ -122,6 +110,12 @@ pub(super) async fn supervise(supervised: Supervised) {
         names.insert(handle.id(), name);
     }
 
+    let Supervised {
+        bootstrap,
+        stop,
+        info,
+        ..
+    } = &supervised;
     loop {
         let joined = tokio::select! {
             biased;
@@ -133,7 +127,7 @@ pub(super) async fn supervise(supervised: Supervised) {
         };
         let Some(joined) = joined else { break };
         let (vat, end) = vat_end(&names, joined);
-        let bootstrap_failed = vat == bootstrap && matches!(end, VatEnd::Failed(_));
+        let bootstrap_failed = vat == *bootstrap && matches!(end, VatEnd::Failed(_));
         info.vat_ended(&vat, end);
         if bootstrap_failed {
             tracing::error!("bootstrap vat failed: terminating the subcluster");
@@ -144,37 +138,17 @@ pub(super) async fn supervise(supervised: Supervised) {
     // Boxed: inline, the wind-down's waits (the stop grace, the channels'
     // close, the database) sized the task of every running subcluster for
     // them (1,200 bytes instead of about 450).
-    Box::pin(wind_down(WindDown {
-        channels,
-        stop,
-        host_closing,
-        recorded,
-        registry,
-        info,
-        outcome,
-        running,
-        names,
-    }))
-    .await;
-}
-
-/// What a subcluster's wind-down takes over from its run loop.
-struct WindDown {
-    channels: Vec<Endpoint>,
-    stop: CancellationToken,
-    host_closing: CancellationToken,
-    recorded: bool,
-    registry: Arc<Registry>,
-    info: Arc<SubclusterInfo>,
-    outcome: watch::Sender<Option<SubclusterOutcome>>,
-    running: JoinSet<Result<(), VatFailure>>,
-    names: HashMap<tokio::task::Id, String>,
+    Box::pin(wind_down(supervised, running, names)).await;
 }
 
 /// Stops what is left of a subcluster whose run loop ended, and reports
 /// how it ended.
-async fn wind_down(wind_down: WindDown) {
-    let WindDown {
+async fn wind_down(
+    supervised: Supervised,
+    mut running: JoinSet<Result<(), VatFailure>>,
+    names: HashMap<tokio::task::Id, String>,
+) {
+    let Supervised {
         channels,
         stop,
         host_closing,
@@ -182,9 +156,8 @@ async fn wind_down(wind_down: WindDown) {
         registry,
         info,
         outcome,
-        mut running,
-        names,
-    } = wind_down;
+        ..
+    } = supervised;
     // A vat that had already ended when the stop came keeps its own end: a
     // failure that raced with the terminate is still reported.
     while let Some(joined) = running.try_join_next_with_id() {
