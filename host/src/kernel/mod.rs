@@ -246,7 +246,7 @@ impl Kernel {
     ///
     /// Blocking (it reads files and compiles): async callers use [`Kernel::launch`].
     pub fn prepare(&self, spec: &SubclusterSpec) -> Result<Vec<PreparedComponent>, LaunchError> {
-        prepare(&self.runtime, spec, Compile::IfNeeded).map(|prepared| prepared.unwrap_or_default())
+        compile_all(&self.runtime, spec)
     }
 
     /// Launches a subcluster; on any failure nothing of it remains.
@@ -391,8 +391,6 @@ impl Kernel {
     }
 }
 
-/// Checks the paths the config names, then compiles and type-checks every
-/// vat's component.
 /// Whether [`prepare`] may compile.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Compile {
@@ -401,7 +399,19 @@ enum Compile {
     Never,
 }
 
-/// Checks `spec`'s paths and gets its vats' components, one per vat.
+/// Checks the paths the config names, then compiles and type-checks every
+/// vat's component (blocking work).
+fn compile_all(
+    runtime: &Runtime,
+    spec: &SubclusterSpec,
+) -> Result<Vec<PreparedComponent>, LaunchError> {
+    prepare(runtime, spec, Compile::IfNeeded)?
+        .ok_or_else(|| LaunchError::Internal("a component was left uncompiled".to_owned()))
+}
+
+/// Checks the paths the config names and gets every vat's component:
+/// compiled as needed, or with [`Compile::Never`] only those this host
+/// compiled before (`None` if any is not).
 fn prepare(
     runtime: &Runtime,
     spec: &SubclusterSpec,
@@ -458,10 +468,7 @@ impl Launcher {
             Some(components) => (spec, components),
             None => tokio::task::spawn_blocking({
                 let runtime = self.runtime.clone();
-                move || {
-                    prepare(&runtime, &spec, Compile::IfNeeded)
-                        .map(|components| (spec, components.unwrap_or_default()))
-                }
+                move || compile_all(&runtime, &spec).map(|components| (spec, components))
             })
             .await
             .map_err(|error| {

@@ -49,10 +49,10 @@ impl VatState {
             GuestOutput::new(subcluster, vat, stream, budget.clone(), log.clone(), panics)
         };
         let wasi = WasiCtx::builder()
-            // The OS's entropy at each call rather than a ChaCha generator
-            // seeded per vat (wasmtime-wasi's default): 330 bytes less per
-            // vat and a seeding less per launch; vats ask for secure
-            // randomness rarely (std seeds its hash maps once).
+            // The OS's generator at each call rather than a ChaCha generator
+            // kept per vat (wasmtime-wasi's default): 330 bytes less per
+            // idle vat; vats ask for secure randomness rarely (std seeds
+            // its hash maps once). `getrandom` does not fail on Linux.
             .secure_random(rand::rand_core::UnwrapErr(rand::rngs::SysRng))
             .stdout(output("stdout", None))
             .stderr(output("stderr", Some(panics.clone())))
