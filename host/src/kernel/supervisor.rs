@@ -137,7 +137,7 @@ pub(super) async fn supervise(mut supervised: Supervised) {
 
     // Boxed: inline, the wind-down's waits (the stop grace, the channels'
     // close, the database) sized the task of every running subcluster for
-    // them (1,200 bytes instead of about 450).
+    // them (1,200 bytes instead of 512).
     Box::pin(wind_down(supervised, running, names)).await;
 }
 
