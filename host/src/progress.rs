@@ -1,7 +1,7 @@
 //! A count that only grows, and tasks waiting for it to reach a mark: which
 //! client sessions a channel's vat is done with, how far a subcluster's log
 //! has come. A tokio `watch` channel did this before; each one allocates
-//! its shared state with an eight-way sharded list of waiters (about 330
+//! its shared state with an eight-way sharded list of waiters (about 370
 //! bytes), and every idle vat had two. This is a number and one `Notify`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
