@@ -218,7 +218,7 @@ fn a_bad_config_returns_its_validation_error_and_changes_nothing() {
 }
 
 #[test]
-fn a_component_changed_on_disk_is_compiled_again_and_an_unchanged_one_reused() {
+fn a_component_replaced_on_disk_is_compiled_again_for_the_next_launch() {
     let daemon = Daemon::start();
     let component = daemon.scratch.path("component.wasm");
     std::fs::copy(vat("echo"), &component).unwrap();
@@ -236,7 +236,7 @@ fn a_component_changed_on_disk_is_compiled_again_and_an_unchanged_one_reused() {
     let (first_config, first_socket) = config_for("first");
     daemon.launch(&first_config);
     assert_eq!(Client::connect(&first_socket).exchange("one"), "one");
-    // The same file again: the host's compiled copy serves it.
+    // The same file again (the host's compiled copy, checked unchanged).
     let (second_config, second_socket) = config_for("second");
     daemon.launch(&second_config);
     assert_eq!(Client::connect(&second_socket).exchange("two"), "two");
