@@ -19,3 +19,4 @@ pub mod progress;
 pub mod quiescence;
 pub mod runtime;
 pub mod state;
+pub(crate) mod wait;

@@ -28,17 +28,7 @@ impl Progress {
 
     /// Resolves once it has reached `mark`.
     pub async fn reached(&self, mark: u64) {
-        loop {
-            // Registered before the count is looked at, so that an advance
-            // in between is not missed.
-            let advanced = self.advanced.notified();
-            let mut advanced = std::pin::pin!(advanced);
-            advanced.as_mut().enable();
-            if self.get() >= mark {
-                return;
-            }
-            advanced.await;
-        }
+        crate::wait::until(&self.advanced, || (self.get() >= mark).then_some(())).await;
     }
 }
 

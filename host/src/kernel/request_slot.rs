@@ -58,25 +58,21 @@ impl<T> SlotSender<T> {
     /// receiver is gone. A request put in but never taken is dropped with
     /// the receiver.
     pub async fn send(&self, request: T) -> Result<(), T> {
-        loop {
-            // Registered before the state is looked at, so that a take in
-            // between is not missed.
-            let freed = self.0.freed.notified();
-            let mut freed = std::pin::pin!(freed);
-            freed.as_mut().enable();
-            {
-                let mut state = self.0.state();
-                if state.closed {
-                    return Err(request);
-                }
-                if state.request.is_none() {
-                    state.request = Some(request);
-                    self.0.arrived.notify_one();
-                    return Ok(());
-                }
+        // Taken out only by the look that returns.
+        let mut request = Some(request);
+        crate::wait::until(&self.0.freed, || {
+            let mut state = self.0.state();
+            if state.closed {
+                return request.take().map(Err);
             }
-            freed.await;
-        }
+            if state.request.is_some() {
+                return None;
+            }
+            state.request = request.take();
+            self.0.arrived.notify_one();
+            Some(Ok(()))
+        })
+        .await
     }
 }
 
@@ -84,17 +80,12 @@ impl<T> SlotReceiver<T> {
     /// The next request, waiting for one. Cancel-safe: a request is taken
     /// only by the call that returns it.
     pub async fn recv(&mut self) -> T {
-        loop {
-            let arrived = self.0.arrived.notified();
-            let mut arrived = std::pin::pin!(arrived);
-            arrived.as_mut().enable();
-            let taken = self.0.state().request.take();
-            if let Some(request) = taken {
-                self.0.freed.notify_waiters();
-                return request;
-            }
-            arrived.await;
-        }
+        crate::wait::until(&self.0.arrived, || {
+            let request = self.0.state().request.take()?;
+            self.0.freed.notify_waiters();
+            Some(request)
+        })
+        .await
     }
 }
 

@@ -87,15 +87,7 @@ impl Answer {
 
     /// Returns once the answer is settled.
     pub async fn settled(&self) {
-        loop {
-            let notified = self.settled.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_settled() {
-                return;
-            }
-            notified.await;
-        }
+        crate::wait::until(&self.settled, || self.is_settled().then_some(())).await;
     }
 }
 

@@ -138,18 +138,11 @@ impl Mailbox {
 
     /// Returns once a message waits or the vat has ended.
     pub async fn ready(&self) {
-        loop {
-            let notified = self.arrived.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let queue = self.queue();
-                if !queue.messages.is_empty() || queue.ended.is_some() {
-                    return;
-                }
-            }
-            notified.await;
-        }
+        crate::wait::until(&self.arrived, || {
+            let queue = self.queue();
+            (!queue.messages.is_empty() || queue.ended.is_some()).then_some(())
+        })
+        .await;
     }
 
     /// Records how the vat ended (the first reason wins) and rejects every

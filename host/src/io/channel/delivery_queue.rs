@@ -84,22 +84,15 @@ impl<T> QueueReceiver<T> {
     /// the queue is empty. Cancel-safe: an item is taken only by the call
     /// that returns it.
     pub(crate) async fn recv(&mut self) -> Option<T> {
-        loop {
-            // Registered before the queue is looked at, so that a send in
-            // between is not missed.
-            let changed = self.0.changed.notified();
-            let mut changed = std::pin::pin!(changed);
-            changed.as_mut().enable();
+        crate::wait::until(&self.0.changed, || {
             if let Some(item) = self.try_recv() {
-                return Some(item);
+                return Some(Some(item));
             }
-            if self.0.senders.load(Ordering::Acquire) == 0 {
-                // A send that raced with the last sender's drop is queued
-                // before that drop's count: look once more.
-                return self.try_recv();
-            }
-            changed.await;
-        }
+            // A send that raced with the last sender's drop is queued
+            // before that drop's count: look once more.
+            (self.0.senders.load(Ordering::Acquire) == 0).then(|| self.try_recv())
+        })
+        .await
     }
 
     /// The next item, if one is queued.
