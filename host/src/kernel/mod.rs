@@ -391,7 +391,7 @@ impl Kernel {
     }
 }
 
-/// Whether [`prepare`] may compile.
+/// Whether [`components`] may compile.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Compile {
     IfNeeded,
@@ -405,19 +405,27 @@ fn compile_all(
     runtime: &Runtime,
     spec: &SubclusterSpec,
 ) -> Result<Vec<PreparedComponent>, LaunchError> {
-    prepare(runtime, spec, Compile::IfNeeded)?
+    crate::config::preflight(spec)?;
+    compile_components(runtime, spec)
+}
+
+/// Every vat's component, compiled as needed (blocking work); the paths
+/// already checked.
+fn compile_components(
+    runtime: &Runtime,
+    spec: &SubclusterSpec,
+) -> Result<Vec<PreparedComponent>, LaunchError> {
+    components(runtime, spec, Compile::IfNeeded)?
         .ok_or_else(|| LaunchError::Internal("a component was left uncompiled".to_owned()))
 }
 
-/// Checks the paths the config names and gets every vat's component:
-/// compiled as needed, or with [`Compile::Never`] only those this host
-/// compiled before (`None` if any is not).
-fn prepare(
+/// Every vat's component: compiled as needed, or with [`Compile::Never`]
+/// only those this host compiled before (`None` if any is not).
+fn components(
     runtime: &Runtime,
     spec: &SubclusterSpec,
     compile: Compile,
 ) -> Result<Option<Vec<PreparedComponent>>, LaunchError> {
-    crate::config::preflight(spec)?;
     // Vats of one component share its file: it is opened and checked once
     // per launch, not once per vat.
     let mut prepared: Vec<(&std::path::Path, PreparedComponent)> = Vec::new();
@@ -463,12 +471,14 @@ impl Launcher {
         // own checks below): done here. Reading and compiling a component is
         // blocking work: off the async workers, so that other subclusters
         // and clients are not held up. (The hand-off to the blocking pool
-        // and back was a fifth of a warm launch.)
-        let (spec, components) = match prepare(&self.runtime, &spec, Compile::Never)? {
+        // and back was a fifth of a warm launch.) The paths are checked
+        // once, here, either way.
+        crate::config::preflight(&spec)?;
+        let (spec, components) = match components(&self.runtime, &spec, Compile::Never)? {
             Some(components) => (spec, components),
             None => tokio::task::spawn_blocking({
                 let runtime = self.runtime.clone();
-                move || compile_all(&runtime, &spec).map(|components| (spec, components))
+                move || compile_components(&runtime, &spec).map(|components| (spec, components))
             })
             .await
             .map_err(|error| {
