@@ -29,8 +29,8 @@ use crate::{newline, IoError};
 const BATCH_BYTES: u32 = 64 * 1024;
 
 /// Gathered output past which it goes to the host without waiting for the
-/// batch to end.
-const GATHER_LIMIT: usize = 32 * 1024;
+/// batch to end: a batch's worth, so an echo of a full batch is one write.
+const GATHER_LIMIT: usize = 64 * 1024;
 
 thread_local! {
     /// Channels with gathered output or lines in hand, settled before the
@@ -175,14 +175,17 @@ impl Batched {
     /// Hands gathered output to the host.
     pub(crate) fn flush(&self) -> Result<(), IoError> {
         // `try_`: this runs from the panic hook too, whatever was borrowed.
-        let output = match self.output.try_borrow_mut() {
-            Ok(mut output) => std::mem::take(&mut *output),
-            Err(_) => return Ok(()),
+        let Ok(mut output) = self.output.try_borrow_mut() else {
+            return Ok(());
         };
         if output.is_empty() {
             return Ok(());
         }
-        self.inner.write_lines(&output).map_err(IoError::from)
+        let written = self.inner.write_lines(&output).map_err(IoError::from);
+        // Cleared, not replaced: the next batch's replies reuse the room
+        // instead of growing a new string through a dozen copies.
+        output.clear();
+        written
     }
 
     /// Before another vat may read or write this channel: gathered output

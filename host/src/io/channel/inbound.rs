@@ -422,7 +422,7 @@ impl Channel {
     /// Makes `input` the client the vat's reads take input from, after
     /// what is queued now. False once closed.
     pub(crate) fn attach_input(&self, sender: &InboundSender, input: PeerInput) -> bool {
-        !self.closed.is_cancelled() && sender.send(Delivery::Peer(Box::new(input))).is_ok()
+        !self.closed.is_closed() && sender.send(Delivery::Peer(Box::new(input))).is_ok()
     }
 
     /// Queues the mark that no more input will come.
@@ -457,7 +457,7 @@ impl Channel {
         block: Vec<Inbound>,
         weight: usize,
     ) -> bool {
-        if self.closed.is_cancelled() {
+        if self.closed.is_closed() {
             return false;
         }
         let count = u32::try_from(weight).unwrap_or(u32::MAX);
@@ -467,7 +467,7 @@ impl Channel {
             Ok(room) => Ok(room),
             Err(tokio::sync::TryAcquireError::Closed) => return false,
             Err(tokio::sync::TryAcquireError::NoPermits) => tokio::select! {
-                () = self.closed.cancelled() => return false,
+                () = self.closed.token().cancelled() => return false,
                 room = self.inbound_room.acquire_many(count) => room,
             },
         };

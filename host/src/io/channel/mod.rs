@@ -23,6 +23,7 @@
 //! so ending a session or closing a channel never waits on a peer.
 
 mod barrier;
+mod close_signal;
 mod delivery_queue;
 mod inbound;
 mod line_run;
@@ -42,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::spec::{ChannelSpec, Direction, Unit};
 pub(crate) use barrier::flush_every_channel;
+use close_signal::CloseSignal;
 use inbound::InboundQueue;
 pub(crate) use inbound::InboundSender;
 pub(crate) use line_run::LineRun;
@@ -112,7 +114,7 @@ pub struct Channel {
     /// The stop signal of the attached writer, reachable without the output
     /// lock (which a write blocked on the peer holds).
     writer_stop: std::sync::Mutex<Option<(u64, CancellationToken)>>,
-    closed: CancellationToken,
+    closed: CloseSignal,
     /// Items handed to the queue and not yet read.
     unread: AtomicUsize,
     /// Signalled when a write leaves output in the buffer.
@@ -144,7 +146,7 @@ impl Channel {
             queue_room: room,
             output: Mutex::new(None),
             writer_stop: std::sync::Mutex::new(None),
-            closed: CancellationToken::new(),
+            closed: CloseSignal::default(),
             unread: AtomicUsize::new(0),
             unflushed: Notify::new(),
             sessions_done: crate::progress::Progress::default(),
@@ -207,7 +209,7 @@ impl Channel {
 
     /// Closes the channel: every pending and later call returns `Closed`.
     pub fn close(&self) {
-        self.closed.cancel();
+        self.closed.close();
     }
 
     /// After close: sends what the vats wrote within [`CLOSE_GRACE`], lets
@@ -220,11 +222,11 @@ impl Channel {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+        self.closed.is_closed()
     }
 
     pub(crate) fn closed(&self) -> &CancellationToken {
-        &self.closed
+        self.closed.token()
     }
 
     /// Resolves once the vat has read the end of `session`'s stream and
@@ -234,7 +236,7 @@ impl Channel {
     }
 
     async fn until_closed<T>(&self, work: impl Future<Output = T>) -> Result<T, ChannelError> {
-        if self.closed.is_cancelled() {
+        if self.closed.is_closed() {
             return Err(ChannelError::Closed);
         }
         // The work first: work that completes at once never registers with
@@ -242,7 +244,7 @@ impl Channel {
         tokio::select! {
             biased;
             result = work => Ok(result),
-            () = self.closed.cancelled() => Err(ChannelError::Closed),
+            () = self.closed.token().cancelled() => Err(ChannelError::Closed),
         }
     }
 }

@@ -29,7 +29,9 @@ pub(crate) struct ClientWriter {
     /// How much of `buffer` the peer has taken.
     sent: usize,
     /// Makes any write to this peer give up (its session's grace is over).
-    stop: CancellationToken,
+    /// In an `Arc`: a flush holds it while the writer sends, and cloning a
+    /// token takes its lock.
+    stop: Arc<CancellationToken>,
 }
 
 /// Output past which a write is sent at once rather than gathered.
@@ -51,7 +53,7 @@ impl ClientWriter {
             stream,
             buffer: Vec::new(),
             sent: 0,
-            stop: CancellationToken::new(),
+            stop: Arc::new(CancellationToken::new()),
         }
     }
 
@@ -62,12 +64,10 @@ impl ClientWriter {
     /// Sends the buffered output. Cancel-safe: what was sent is accounted
     /// for after every write, so a cancelled flush can be resumed.
     async fn flush(&mut self) -> Result<(), FlushError> {
-        let stop = self.stop.clone();
-        if stop.is_cancelled() {
-            return Err(FlushError::Stopped);
-        }
-        // The send first: a write that completes at once never registers
-        // with the stop token (which costs a lock), only one that waits.
+        let stop = Arc::clone(&self.stop);
+        // The send first: a write that completes at once never looks at the
+        // stop token (each look takes its lock), only one that waits; and a
+        // stopped writer's peer is not taking output, so its send waits.
         tokio::select! {
             biased;
             sent = self.send_buffer() => sent.map_err(|_| FlushError::Failed),
@@ -345,7 +345,7 @@ impl Channel {
             .writer_stop
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((writer.id, writer.stop.clone()));
+            Some((writer.id, CancellationToken::clone(&writer.stop)));
         *self.output.lock().await = Some(writer);
     }
 }
