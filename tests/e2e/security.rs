@@ -232,7 +232,7 @@ fn host_memory_bound(
     const KIB: u64 = 1024;
     const MIB: u64 = 1024 * KIB;
     let per_channel =
-        |queue: u64, max_line: u64| (2 * queue + 1) * max_line.max(16 * KIB) + 64 * KIB;
+        |queue: u64, max_line: u64| (2 * queue + 1) * max_line.max(64 * KIB) + 64 * KIB;
     2 * memory
         + 16 * u64::from(vathost::config::DEFAULT_VAT_TABLE_ELEMENTS)
         + 256 * handles

@@ -129,7 +129,7 @@ pub(super) struct RawChannel {
     /// How many received lines may wait for the vat before the host stops
     /// reading (a `connect` peer, a file, the console, NATS). A `socket` or
     /// `listen` client's input is read only when the vat asks for it, one
-    /// read (16 KiB at most) at a time.
+    /// read (64 KiB at most) at a time.
     #[serde(default)]
     pub queue: Option<u32>,
     /// `listen`: most clients connected at once.
