@@ -261,12 +261,18 @@ async fn accept_connections(
             turn_away(&listener, &stream, max_clients);
             continue;
         }
+        let (reader, writer) = match super::peer_socket::split(stream) {
+            Ok(sides) => sides,
+            Err(error) => {
+                tracing::warn!(listener = listener.name(), %error, "cannot serve a client");
+                continue;
+            }
+        };
         next += 1;
         let mut connection_spec = spec.clone();
         // A label for logs and `name()`, not a name anyone can look up.
         connection_spec.name = format!("{}#{next}", spec.name);
         let (channel, inbound) = Channel::new(&connection_spec);
-        let (reader, writer) = stream.into_split();
         // Attached before the vat can accept the channel, so that it can
         // greet the client first thing.
         if channel.direction().writable() {

@@ -8,6 +8,7 @@ mod framing;
 mod handle;
 mod listen;
 mod nats;
+mod peer_socket;
 mod session;
 mod socket;
 mod spec;
@@ -19,6 +20,7 @@ pub use framing::{Frame, LineFramer, OwnedFrame};
 pub use handle::{ChannelHandle, IoChannelCtx, IoChannelView, ListenerHandle, add_to_linker};
 pub use listen::{ListenChannel, Listener};
 pub use nats::{NatsChannel, NatsError};
+pub use peer_socket::{PeerReader, PeerWriter, split as split_peer};
 pub use socket::{SocketChannel, SocketError, SocketFile};
 pub use spec::{
     ChannelKind, ChannelSpec, ConnectSpec, Direction, FileSpec, JetStreamSpec, ListenSpec,

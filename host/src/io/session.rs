@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use tokio::io::AsyncRead;
-use tokio::net::unix::OwnedReadHalf;
 
 use super::channel::{Channel, InboundSender, PeerInput};
+use super::peer_socket::PeerReader;
 
 /// Reads one peer's input into the channel until it ends or the channel
 /// closes; at its end the vat is told (`read` returns `none` once). Nothing
@@ -59,7 +59,7 @@ pub(crate) async fn pump(
 pub(crate) async fn serve_client(
     channel: &Arc<Channel>,
     inbound: &InboundSender,
-    mut reader: OwnedReadHalf,
+    mut reader: PeerReader,
     session: u64,
     only_client: bool,
     released: impl FnOnce(),
@@ -85,7 +85,7 @@ pub(crate) async fn serve_client(
             if only_client {
                 channel.finish(inbound).await;
             }
-            hung_up(reader.as_ref()).await;
+            hung_up(&reader).await;
         }
     };
     tokio::select! {
@@ -109,7 +109,7 @@ pub(crate) async fn serve_client(
 /// has already ended, so readiness alone says nothing; a duplicate of the
 /// descriptor, registered for edges, wakes on each change and `poll` tells
 /// whether it was the hang-up.
-async fn hung_up(stream: &tokio::net::UnixStream) {
+async fn hung_up(stream: &impl std::os::fd::AsFd) {
     use rustix::event::{PollFd, PollFlags, Timespec};
     let watched: std::io::Result<()> = async {
         let probe = rustix::io::fcntl_dupfd_cloexec(stream, 0)?;

@@ -279,7 +279,14 @@ async fn serve_client(
     id: u64,
     busy: Arc<AtomicBool>,
 ) {
-    let (reader, writer) = stream.into_split();
+    let (reader, writer) = match super::peer_socket::split(stream) {
+        Ok(sides) => sides,
+        Err(error) => {
+            tracing::warn!(channel = channel.name(), client = id, %error, "cannot serve the client");
+            busy.store(false, Ordering::Release);
+            return;
+        }
+    };
     if channel.direction().writable() {
         channel
             .attach_client(ClientWriter::new(id, Box::new(writer)))

@@ -57,7 +57,12 @@ impl StreamChannel {
                 }
             }
         };
-        let (reader, writer) = stream.into_split();
+        let (reader, writer) =
+            super::peer_socket::split(stream).map_err(|source| StreamError::Connect {
+                path: connect.path.clone(),
+                attempts: attempt,
+                source,
+            })?;
         Ok(Self::start(
             spec,
             Some(connect.path.clone()),

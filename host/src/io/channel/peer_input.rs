@@ -12,10 +12,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::net::unix::OwnedReadHalf;
 
 use super::{Channel, Inbound, LineRun};
 use crate::io::framing::{Frame, LineFramer};
+use crate::io::peer_socket::PeerReader;
 use crate::io::spec::Unit;
 
 /// How much one read of a peer takes: as much as the SDK asks for in one
@@ -33,7 +33,7 @@ thread_local! {
 
 /// One peer's input, with its framing state, waiting to be read: a socket
 /// client's, read by the vat; a stream's, read by its reader task.
-pub(crate) struct PeerInput<R = OwnedReadHalf> {
+pub(crate) struct PeerInput<R = PeerReader> {
     reader: R,
     /// The vat reads the channel: otherwise the input is read and dropped.
     kept: bool,

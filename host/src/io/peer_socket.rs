@@ -1,0 +1,246 @@
+//! A connected peer's Unix socket, split into a read side registered with
+//! the reactor for input only and a write side that registers only while a
+//! write waits for room.
+//!
+//! Why not tokio's `UnixStream`: it registers for readable and writable
+//! edges together, and on a Unix socket every read the peer makes of our
+//! output frees room and fires a writable edge. In an exchange of requests
+//! and replies that is one wake-up of a parked worker per reply, for
+//! nothing, since no write was waiting (BENCHMARKS.md: the round trip's
+//! extra context switch). Here a write goes straight to the socket; one that
+//! finds it full registers a duplicate descriptor for writable edges and
+//! waits, and that registration is dropped when the flush is through.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+/// Splits a connected stream into its two sides; the socket closes when
+/// both are dropped, and dropping the write side shuts down the peer's
+/// input (as tokio's write half does).
+pub fn split(stream: tokio::net::UnixStream) -> io::Result<(PeerReader, PeerWriter)> {
+    // Deprecated for descriptors the AsyncFd does not own; it owns this
+    // stream, which cannot close while registered.
+    #[allow(deprecated)]
+    let socket = Arc::new(AsyncFd::with_interest(
+        stream.into_std()?,
+        Interest::READABLE,
+    )?);
+    Ok((
+        PeerReader {
+            socket: socket.clone(),
+        },
+        PeerWriter { socket, room: None },
+    ))
+}
+
+/// The peer's input.
+pub struct PeerReader {
+    socket: Arc<AsyncFd<UnixStream>>,
+}
+
+impl AsyncRead for PeerReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut ready = ready!(self.socket.poll_read_ready(context))?;
+            let unfilled = buffer.initialize_unfilled();
+            let wanted = unfilled.len();
+            match ready.try_io(|socket| socket.get_ref().read(unfilled)) {
+                Ok(Ok(count)) => {
+                    // A short read emptied the socket: the next read waits
+                    // for the next edge instead of finding it empty (as
+                    // tokio's own streams do). Not at the end, which stays.
+                    if count > 0 && count < wanted {
+                        ready.clear_ready();
+                    }
+                    buffer.advance(count);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(error)) => return Poll::Ready(Err(error)),
+                // Not readable after all: readiness is cleared, wait again.
+                Err(_would_block) => {}
+            }
+        }
+    }
+}
+
+impl AsFd for PeerReader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.get_ref().as_fd()
+    }
+}
+
+/// The peer's output.
+pub struct PeerWriter {
+    socket: Arc<AsyncFd<UnixStream>>,
+    /// A duplicate of the socket registered for writable edges, while a
+    /// write waits for room.
+    room: Option<AsyncFd<OwnedFd>>,
+}
+
+impl PeerWriter {
+    fn watch_room(&mut self) -> io::Result<&AsyncFd<OwnedFd>> {
+        let room = match self.room.take() {
+            Some(room) => room,
+            None => {
+                let duplicate = rustix::io::fcntl_dupfd_cloexec(self.socket.get_ref(), 0)?;
+                // Registering reports the socket's state now, so room freed
+                // between the full write and this registration still wakes.
+                // Deprecated for descriptors the AsyncFd does not own; it
+                // owns this duplicate, which cannot close while registered.
+                #[allow(deprecated)]
+                AsyncFd::with_interest(duplicate, Interest::WRITABLE)?
+            }
+        };
+        Ok(self.room.insert(room))
+    }
+}
+
+impl AsyncWrite for PeerWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match self.socket.get_ref().write(data) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                written => return Poll::Ready(written),
+            }
+            // Cleared before the next try: an edge after it wakes us, and
+            // room freed before it lets that try through.
+            ready!(self.watch_room()?.poll_write_ready(context))?.clear_ready();
+        }
+    }
+
+    /// Writes are not buffered here; the wait for room, if any, is over.
+    fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.room = None;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.room = None;
+        Poll::Ready(self.socket.get_ref().shutdown(Shutdown::Write))
+    }
+}
+
+impl Drop for PeerWriter {
+    fn drop(&mut self) {
+        // The peer sees the end of our output even if the socket stays open
+        // for its input; it may be gone already.
+        let _ = self.socket.get_ref().shutdown(Shutdown::Write);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn pair() -> (PeerReader, PeerWriter, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().expect("socket pair");
+        ours.set_nonblocking(true).expect("non-blocking");
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        let stream = tokio::net::UnixStream::from_std(ours).expect("registered");
+        let (reader, writer) = split(stream).expect("split");
+        (reader, writer, theirs)
+    }
+
+    async fn soon<T>(work: impl Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), work)
+            .await
+            .expect("finished in time")
+    }
+
+    #[tokio::test]
+    async fn reads_what_the_peer_sends_and_its_end() {
+        let (mut reader, _writer, mut theirs) = pair();
+        let mut received = [0u8; 16];
+        let peer = std::thread::spawn(move || {
+            theirs.write_all(b"hello")?;
+            theirs.shutdown(Shutdown::Write)
+        });
+        let mut got = Vec::new();
+        loop {
+            let count = soon(reader.read(&mut received)).await.expect("read");
+            if count == 0 {
+                break;
+            }
+            got.extend_from_slice(&received[..count]);
+        }
+        assert_eq!(got, b"hello");
+        assert!(matches!(peer.join(), Ok(Ok(()))));
+    }
+
+    /// The writer fills the socket while the peer reads nothing, waits for
+    /// room, and every byte arrives in order once the peer reads.
+    #[tokio::test]
+    async fn a_write_to_a_full_socket_waits_for_room_and_loses_nothing() {
+        let (_reader, mut writer, mut theirs) = pair();
+        let sent: Vec<u8> = (0..4 * 1024 * 1024)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        let expected = sent.clone();
+        // Writes until the socket is full and the writer has to wait.
+        let mut written = 0;
+        let waited = std::future::poll_fn(|context| {
+            while written < sent.len() {
+                match Pin::new(&mut writer).poll_write(context, &sent[written..]) {
+                    Poll::Ready(Ok(count)) => written += count,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => return Poll::Ready(Ok(true)),
+                }
+            }
+            Poll::Ready(Ok(false))
+        })
+        .await
+        .expect("written");
+        assert!(waited, "4 MiB went into the socket without a wait");
+        assert!(writer.room.is_some(), "the waiting writer watches for room");
+        let peer = std::thread::spawn(move || {
+            let mut received = Vec::new();
+            theirs.read_to_end(&mut received).map(|_| received)
+        });
+        soon(async {
+            writer.write_all(&sent[written..]).await?;
+            writer.flush().await?;
+            writer.shutdown().await
+        })
+        .await
+        .expect("written");
+        assert!(
+            writer.room.is_none(),
+            "the wait for room outlived the flush"
+        );
+        match peer.join() {
+            Ok(Ok(received)) => assert!(received == expected, "the stream arrived altered"),
+            other => panic!("peer: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_the_writer_ends_the_peers_input() {
+        let (_reader, writer, mut theirs) = pair();
+        drop(writer);
+        let mut received = Vec::new();
+        let read = theirs.read_to_end(&mut received);
+        assert!(matches!(read, Ok(0)), "the peer read {read:?}");
+    }
+}
