@@ -14,8 +14,8 @@
 //! The strong baselines reach their client's socket as vathost does
 //! (`vathost::io::split_peer`): registered for input only, so the client's
 //! reading of a reply does not wake the server (tokio's `UnixStream` takes
-//! a writable edge each time, and the round trip's p50 was a quarter
-//! slower for it). The naive server keeps tokio's stream.
+//! a writable edge each time, and its busy round trip's p50 was about a
+//! third longer for it). The naive server keeps tokio's stream.
 
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};

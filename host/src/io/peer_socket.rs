@@ -6,8 +6,8 @@
 //! edges together, and on a Unix socket every read the peer makes of our
 //! output frees room and fires a writable edge. In an exchange of requests
 //! and replies that is one wake-up of a parked worker per reply, for
-//! nothing, since no write was waiting (BENCHMARKS.md: the round trip's
-//! extra context switch). Here a write goes straight to the socket; one that
+//! nothing, since no write was waiting (BENCHMARKS.md, issue 13's sixth
+//! session). Here a write goes straight to the socket; one that
 //! finds it full registers a duplicate descriptor for writable edges and
 //! waits, and that registration is dropped when the flush is through.
 
