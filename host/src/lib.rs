@@ -19,4 +19,6 @@ pub mod progress;
 pub mod quiescence;
 pub mod runtime;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 pub(crate) mod wait;

@@ -13,7 +13,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,19 +26,32 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 /// both are dropped, and dropping the write side shuts down the peer's
 /// input (as tokio's write half does).
 pub fn split(stream: tokio::net::UnixStream) -> io::Result<(PeerReader, PeerWriter)> {
-    // Deprecated for descriptors the AsyncFd does not own; it owns this
-    // stream, which cannot close while registered.
-    #[allow(deprecated)]
-    let socket = Arc::new(AsyncFd::with_interest(
-        stream.into_std()?,
-        Interest::READABLE,
-    )?);
+    let socket = Arc::new(register(stream.into_std()?, Interest::READABLE)?);
     Ok((
         PeerReader {
             socket: socket.clone(),
         },
         PeerWriter { socket, room: None },
     ))
+}
+
+/// A duplicate of `socket`'s descriptor registered for `interest` alone:
+/// its edges, apart from whatever else watches the socket. Registering
+/// reports the socket's state at once, so a change that came before it
+/// still wakes.
+pub(crate) fn watch_duplicate(
+    socket: impl AsFd,
+    interest: Interest,
+) -> io::Result<AsyncFd<OwnedFd>> {
+    register(rustix::io::fcntl_dupfd_cloexec(socket, 0)?, interest)
+}
+
+/// Registers `owned` with the reactor for `interest`.
+fn register<T: AsRawFd>(owned: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    // Deprecated for descriptors the AsyncFd does not own; it owns this
+    // one, which therefore cannot close while registered.
+    #[allow(deprecated)]
+    AsyncFd::with_interest(owned, interest)
 }
 
 /// The peer's input.
@@ -91,17 +104,11 @@ pub struct PeerWriter {
 
 impl PeerWriter {
     fn watch_room(&mut self) -> io::Result<&AsyncFd<OwnedFd>> {
+        // Room freed between the full write and the registration still
+        // wakes (see `watch_duplicate`).
         let room = match self.room.take() {
             Some(room) => room,
-            None => {
-                let duplicate = rustix::io::fcntl_dupfd_cloexec(self.socket.get_ref(), 0)?;
-                // Registering reports the socket's state now, so room freed
-                // between the full write and this registration still wakes.
-                // Deprecated for descriptors the AsyncFd does not own; it
-                // owns this duplicate, which cannot close while registered.
-                #[allow(deprecated)]
-                AsyncFd::with_interest(duplicate, Interest::WRITABLE)?
-            }
+            None => watch_duplicate(self.socket.get_ref(), Interest::WRITABLE)?,
         };
         Ok(self.room.insert(room))
     }
@@ -151,6 +158,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+    use crate::test_support::soon;
 
     fn pair() -> (PeerReader, PeerWriter, UnixStream) {
         let (ours, theirs) = UnixStream::pair().expect("socket pair");
@@ -161,12 +169,6 @@ mod tests {
         let stream = tokio::net::UnixStream::from_std(ours).expect("registered");
         let (reader, writer) = split(stream).expect("split");
         (reader, writer, theirs)
-    }
-
-    async fn soon<T>(work: impl Future<Output = T>) -> T {
-        tokio::time::timeout(Duration::from_secs(10), work)
-            .await
-            .expect("finished in time")
     }
 
     #[tokio::test]

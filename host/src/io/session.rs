@@ -112,11 +112,7 @@ pub(crate) async fn serve_client(
 async fn hung_up(stream: &impl std::os::fd::AsFd) {
     use rustix::event::{PollFd, PollFlags, Timespec};
     let watched: std::io::Result<()> = async {
-        let probe = rustix::io::fcntl_dupfd_cloexec(stream, 0)?;
-        // Deprecated for descriptors the AsyncFd does not own; this one owns
-        // its duplicate, so the descriptor cannot close while registered.
-        #[allow(deprecated)]
-        let probe = tokio::io::unix::AsyncFd::with_interest(probe, tokio::io::Interest::READABLE)?;
+        let probe = super::peer_socket::watch_duplicate(stream, tokio::io::Interest::READABLE)?;
         loop {
             let mut ready = probe.readable().await?;
             let mut fds = [PollFd::new(ready.get_inner(), PollFlags::empty())];

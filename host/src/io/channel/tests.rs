@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use super::*;
 use crate::io::spec::{ChannelKind, SocketSpec};
 use crate::quiescence::Quiescence;
@@ -30,12 +28,7 @@ async fn deliver_lines(channel: &Channel, sender: &InboundSender, lines: &[&str]
     );
 }
 
-/// Fails the test instead of hanging when `work` does not finish.
-async fn soon<T>(work: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), work)
-        .await
-        .expect("finished in time")
-}
+use crate::test_support::soon;
 
 #[tokio::test]
 async fn close_ends_a_pending_read_with_closed() {
