@@ -1,8 +1,8 @@
 //! Waiting on a [`Notify`] until a condition holds, without missing the
 //! wake-up that comes between looking and waiting: the waiter registers
 //! first, then looks, then waits. The host's waits on a `Notify` for a
-//! condition (a mailbox, an answer, a progress count, a request slot, a
-//! channel's delivery queue) go through here.
+//! condition (a mailbox, an answer, a progress count, a request slot) go
+//! through here.
 
 use tokio::sync::Notify;
 

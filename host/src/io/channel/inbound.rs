@@ -15,6 +15,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+
+use futures_util::lock::MutexGuard;
 
 use super::delivery_queue::{QueueReceiver, QueueSender};
 use super::line_run::tail_bytes;
@@ -176,24 +179,35 @@ impl Channel {
     pub async fn give_back(&self, lines: u32) -> Result<(), ChannelError> {
         self.check_read(Unit::Line)?;
         let lines = usize::try_from(lines).unwrap_or(usize::MAX);
-        self.until_closed(async {
-            let mut guard = self.inbound.lock().await;
-            let queue = &mut *guard;
-            let lines = lines.min(queue.handed.lines);
-            let Some(Inbound::Lines(run)) = queue.current.front() else {
-                return;
-            };
-            let returned = tail_bytes(&run.unread()[..queue.handed.bytes], lines);
-            queue.handed.release(returned, lines);
-            self.unread.fetch_add(lines, Ordering::AcqRel);
-            if let Some(peer) = self.peer()
-                && lines > 0
-            {
-                peer.given_back(lines);
-            }
-            self.read_handed(queue);
-        })
-        .await
+        let mut guard = self.lock_inbound().await?;
+        let queue = &mut *guard;
+        let lines = lines.min(queue.handed.lines);
+        let Some(Inbound::Lines(run)) = queue.current.front() else {
+            return Ok(());
+        };
+        let returned = tail_bytes(&run.unread()[..queue.handed.bytes], lines);
+        queue.handed.release(returned, lines);
+        self.unread.fetch_add(lines, Ordering::AcqRel);
+        if let Some(peer) = self.peer()
+            && lines > 0
+        {
+            peer.given_back(lines);
+        }
+        self.read_handed(queue);
+        Ok(())
+    }
+
+    /// The channel's input, once no other call holds it; `Closed` once
+    /// closed. Only a wait for another call registers with the close
+    /// signal.
+    async fn lock_inbound(&self) -> Result<MutexGuard<'_, InboundQueue>, ChannelError> {
+        if self.closed.is_closed() {
+            return Err(ChannelError::Closed);
+        }
+        match self.inbound.try_lock() {
+            Some(guard) => Ok(guard),
+            None => self.until_closed(self.inbound.lock()).await,
+        }
     }
 
     /// The vat is back for input (see [`Channel::read_lines`]), before
@@ -266,13 +280,19 @@ impl Channel {
     /// than asked is split and its rest stays first in line; `Finished`
     /// stays queued for every later caller.
     async fn take(&self, want: Want<'_>) -> Result<Taken, ChannelError> {
-        self.until_closed(async {
-            let mut guard = self.inbound.lock().await;
-            let queue = &mut *guard;
-            self.back_for_input(queue);
-            if !self.next_block(queue).await {
-                return Taken::Failed(ChannelError::Closed);
-            }
+        let mut guard = self.lock_inbound().await?;
+        let queue = &mut *guard;
+        self.back_for_input(queue);
+        if !self.next_block(queue).await {
+            return Err(ChannelError::Closed);
+        }
+        Ok(self.take_from_block(queue, want))
+    }
+
+    /// Takes what `want` asks for from the block being read (see
+    /// [`Channel::take`]).
+    fn take_from_block(&self, queue: &mut InboundQueue, want: Want<'_>) -> Taken {
+        {
             let taken = match (queue.current.front_mut(), want) {
                 (None | Some(Inbound::Finished), _) => return Taken::Failed(ChannelError::Closed),
                 (Some(Inbound::Bytes(chunk)), Want::Bytes(max)) if chunk.len() > max => {
@@ -314,8 +334,7 @@ impl Channel {
             };
             self.return_room_if_read(queue);
             taken
-        })
-        .await
+        }
     }
 
     /// What a whole item taken from the queue gives the reader.
@@ -341,47 +360,63 @@ impl Channel {
 
     /// Makes sure a block is being read, waiting for the next one if the
     /// last is used up: from the queue, or read from the client's socket.
-    /// False once no more will come.
+    /// False once no more will come, or once the channel is closed.
     async fn next_block(&self, queue: &mut InboundQueue) -> bool {
         if !queue.current.is_empty() {
             return true;
         }
         if queue.receiver.is_empty() {
             // About to wait: the client should see our replies first.
-            self.flush().await;
+            if self.until_closed(self.flush()).await.is_err() {
+                return false;
+            }
         }
+        std::future::poll_fn(|context| self.poll_next_block(queue, context)).await
+    }
+
+    /// One look for the next block. The wait is one waker in the queue
+    /// (woken by a delivery, the transport's end and the channel's close)
+    /// and, with a client attached, its socket's readiness: no close token
+    /// or `Notify` to register with on every round trip.
+    fn poll_next_block(&self, queue: &mut InboundQueue, context: &mut Context<'_>) -> Poll<bool> {
         loop {
+            if self.closed.is_closed() {
+                return Poll::Ready(false);
+            }
             let InboundQueue { receiver, peer, .. } = &mut *queue;
-            let delivery = match peer {
-                Some(input) => tokio::select! {
-                    biased;
-                    delivery = receiver.recv() => delivery,
-                    (items, ended) = input.read(self) => {
-                        if ended {
-                            *peer = None;
-                        }
-                        if items.is_empty() {
-                            continue;
-                        }
-                        self.count_in(&items);
-                        // Read by the vat itself: it took no room in the queue.
-                        queue.current_room = 0;
-                        queue.current = items.into();
-                        return true;
-                    }
-                },
-                None => receiver.recv().await,
-            };
-            match delivery {
-                Some(Delivery::Block(items)) => {
+            match receiver.poll_recv(context) {
+                Poll::Ready(Some(Delivery::Block(items))) => {
                     queue.current_room = items.iter().map(Inbound::weight).sum();
                     queue.current = items.into();
-                    return true;
+                    return Poll::Ready(true);
                 }
                 // A new client: the last one's input, if unread, is moot.
-                Some(Delivery::Peer(input)) => queue.peer = Some(input),
-                None => return false,
+                Poll::Ready(Some(Delivery::Peer(input))) => {
+                    queue.peer = Some(input);
+                    continue;
+                }
+                Poll::Ready(None) => return Poll::Ready(false),
+                Poll::Pending => {}
             }
+            // The waker is in the queue now: a close from here on wakes it.
+            if self.closed.is_closed() {
+                return Poll::Ready(false);
+            }
+            let Some(input) = peer else {
+                return Poll::Pending;
+            };
+            let (items, ended) = ready!(input.poll_read(context, self));
+            if ended {
+                *peer = None;
+            }
+            if items.is_empty() {
+                continue;
+            }
+            self.count_in(&items);
+            // Read by the vat itself: it took no room in the queue.
+            queue.current_room = 0;
+            queue.current = items.into();
+            return Poll::Ready(true);
         }
     }
 
@@ -410,13 +445,10 @@ impl Channel {
         if !self.direction.readable() {
             return;
         }
-        let _ = self
-            .until_closed(async {
-                let mut queue = self.inbound.lock().await;
-                self.back_for_input(&mut queue);
-                self.next_block(&mut queue).await;
-            })
-            .await;
+        if let Ok(mut queue) = self.lock_inbound().await {
+            self.back_for_input(&mut queue);
+            self.next_block(&mut queue).await;
+        }
     }
 
     /// Makes `input` the client the vat's reads take input from, after

@@ -35,17 +35,22 @@ mod stats;
 mod tests;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Notify};
+// An async mutex whose uncontended lock and unlock are one atomic each:
+// tokio's takes a lock of its waiter list on every unlock, and a round trip
+// takes the input once and the output twice.
+use futures_util::lock::Mutex;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::spec::{ChannelSpec, Direction, Unit};
 pub(crate) use barrier::flush_every_channel;
 use close_signal::CloseSignal;
-use inbound::InboundQueue;
+use delivery_queue::QueueWaker;
 pub(crate) use inbound::InboundSender;
+use inbound::{Delivery, InboundQueue};
 pub(crate) use line_run::LineRun;
 pub(crate) use output::ClientWriter;
 pub(crate) use peer::{MessagePeer, Published};
@@ -105,12 +110,18 @@ pub struct Channel {
     unit: Unit,
     max_line: u32,
     inbound: Mutex<InboundQueue>,
+    /// Ends a read's wait for input on close.
+    inbound_wake: QueueWaker<Delivery>,
     /// Items the transport may still queue: the channel's `queue` less what
     /// waits unread (whole blocks: a block's room returns once it is read).
     inbound_room: tokio::sync::Semaphore,
     /// The most items one block may hold: the `queue` itself.
     queue_room: usize,
     output: Mutex<Option<ClientWriter>>,
+    /// A write may have left output in the buffer: set by each write,
+    /// cleared once a flush has sent everything. Looked at without the
+    /// output lock.
+    output_waiting: AtomicBool,
     /// The stop signal of the attached writer, reachable without the output
     /// lock (which a write blocked on the peer holds).
     writer_stop: std::sync::Mutex<Option<(u64, CancellationToken)>>,
@@ -136,15 +147,18 @@ impl Channel {
     pub(crate) fn new(spec: &ChannelSpec) -> (Arc<Self>, InboundSender) {
         let room = usize::try_from(spec.queue).unwrap_or(1).max(1);
         let (sender, receiver) = delivery_queue::delivery_queue();
+        let inbound_wake = receiver.waker();
         let channel = Arc::new(Self {
             name: spec.name.clone(),
             direction: spec.direction,
             unit: spec.unit,
             max_line: spec.max_line,
             inbound: Mutex::new(InboundQueue::new(receiver)),
+            inbound_wake,
             inbound_room: tokio::sync::Semaphore::new(room),
             queue_room: room,
             output: Mutex::new(None),
+            output_waiting: AtomicBool::new(false),
             writer_stop: std::sync::Mutex::new(None),
             closed: CloseSignal::default(),
             unread: AtomicUsize::new(0),
@@ -210,6 +224,7 @@ impl Channel {
     /// Closes the channel: every pending and later call returns `Closed`.
     pub fn close(&self) {
         self.closed.close();
+        self.inbound_wake.wake();
     }
 
     /// After close: sends what the vats wrote within [`CLOSE_GRACE`], lets

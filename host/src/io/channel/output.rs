@@ -236,13 +236,14 @@ impl Channel {
             for part in parts {
                 writer.buffer.extend_from_slice(part);
             }
+            self.output_waiting.store(true, Ordering::Release);
             // More input is waiting: the vat will likely reply again soon, so
             // let replies gather; otherwise send now.
             let flush_now =
                 self.unread.load(Ordering::Acquire) == 0 || writer.unsent() >= WRITE_BUFFER;
             if flush_now {
                 match writer.flush().await {
-                    Ok(()) => {}
+                    Ok(()) => self.output_waiting.store(false, Ordering::Release),
                     // The client went away mid-write; the transport will notice too.
                     Err(FlushError::Failed) => {
                         *output = None;
@@ -265,24 +266,35 @@ impl Channel {
 
     /// Sends buffered output to the client now.
     pub(crate) async fn flush(&self) {
-        let mut output = self.output.lock().await;
-        if let Some(writer) = output.as_mut().filter(|writer| writer.unsent() > 0)
-            && let Err(FlushError::Failed) = writer.flush().await
-        {
-            *output = None;
+        // A read about to wait flushes first, and usually finds nothing
+        // waiting (the write sent it): then it takes no lock.
+        if !self.output_waiting.load(Ordering::Acquire) {
+            return;
         }
+        let mut output = self.output.lock().await;
+        self.flush_locked(&mut output).await;
     }
 
     /// Sends buffered output to the client now, unless a write is under way
     /// (which sends it itself).
     pub(crate) async fn flush_unless_busy(&self) {
-        let Ok(mut output) = self.output.try_lock() else {
+        if !self.output_waiting.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(mut output) = self.output.try_lock() {
+            self.flush_locked(&mut output).await;
+        }
+    }
+
+    async fn flush_locked(&self, output: &mut Option<ClientWriter>) {
+        let Some(writer) = output.as_mut().filter(|writer| writer.unsent() > 0) else {
+            self.output_waiting.store(false, Ordering::Release);
             return;
         };
-        if let Some(writer) = output.as_mut().filter(|writer| writer.unsent() > 0)
-            && let Err(FlushError::Failed) = writer.flush().await
-        {
-            *output = None;
+        match writer.flush().await {
+            Ok(()) => self.output_waiting.store(false, Ordering::Release),
+            Err(FlushError::Failed) => *output = None,
+            Err(FlushError::Stopped) => {}
         }
     }
 

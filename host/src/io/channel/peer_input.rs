@@ -70,7 +70,7 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
         std::future::poll_fn(|context| self.poll_read(context, channel)).await
     }
 
-    fn poll_read(
+    pub(crate) fn poll_read(
         &mut self,
         context: &mut Context<'_>,
         channel: &Channel,
