@@ -3,15 +3,19 @@
 //! vat has one for its upgrades; tokio's bounded channel, which served
 //! before, allocates a block of 32 entries and cache-padded state up front
 //! (about 800 bytes per idle vat), this one small record.
+//!
+//! The receiver's waker waits in the slot's own lock rather than on a
+//! `Notify`: a running vat's task looks at its slot on every wake-up (each
+//! round trip of its client), and a `Notify` takes a second lock for each
+//! look.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
 struct Slot<T> {
     state: Mutex<State<T>>,
-    /// A request was put in: for the receiving task.
-    arrived: Notify,
     /// The request was taken, or the receiver is gone: for waiting senders.
     freed: Notify,
 }
@@ -20,6 +24,8 @@ struct State<T> {
     request: Option<T>,
     /// The receiver is gone: no request will be taken.
     closed: bool,
+    /// The receiver, waiting for a request.
+    receiver: Option<Waker>,
 }
 
 impl<T> Slot<T> {
@@ -46,8 +52,8 @@ pub(super) fn request_slot<T>() -> (SlotSender<T>, SlotReceiver<T>) {
         state: Mutex::new(State {
             request: None,
             closed: false,
+            receiver: None,
         }),
-        arrived: Notify::new(),
         freed: Notify::new(),
     });
     (SlotSender(slot.clone()), SlotReceiver(slot))
@@ -69,7 +75,9 @@ impl<T> SlotSender<T> {
                 return None;
             }
             state.request = request.take();
-            self.0.arrived.notify_one();
+            if let Some(receiver) = state.receiver.take() {
+                receiver.wake();
+            }
             Some(Ok(()))
         })
         .await
@@ -80,12 +88,24 @@ impl<T> SlotReceiver<T> {
     /// The next request, waiting for one. Cancel-safe: a request is taken
     /// only by the call that returns it.
     pub async fn recv(&mut self) -> T {
-        crate::wait::until(&self.0.arrived, || {
-            let request = self.0.state().request.take()?;
+        std::future::poll_fn(|context| self.poll_recv(context)).await
+    }
+
+    fn poll_recv(&mut self, context: &mut Context<'_>) -> Poll<T> {
+        let mut state = self.0.state();
+        if let Some(request) = state.request.take() {
+            drop(state);
             self.0.freed.notify_waiters();
-            Some(request)
-        })
-        .await
+            return Poll::Ready(request);
+        }
+        if !state
+            .receiver
+            .as_ref()
+            .is_some_and(|receiver| receiver.will_wake(context.waker()))
+        {
+            state.receiver = Some(context.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
@@ -94,6 +114,7 @@ impl<T> Drop for SlotReceiver<T> {
         let untaken = {
             let mut state = self.0.state();
             state.closed = true;
+            state.receiver = None;
             state.request.take()
         };
         // Dropped outside the lock: dropping may tell its sender something.

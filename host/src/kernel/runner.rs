@@ -238,7 +238,10 @@ async fn drive(instance: &mut VatInstance, parameters: &str, upgrades: &mut Upgr
     // Pinned where it is made: `tokio::pin!` moved it into a second slot
     // of this future (1,560 bytes instead of 840, held per running vat).
     let mut call = std::pin::pin!(instance.call(parameters));
+    // Biased, the vat first: an unbiased select draws a random number on
+    // every wake-up of the vat.
     let upgrade = tokio::select! {
+        biased;
         end = &mut call => return Driven::Ended(end),
         upgrade = upgrades.recv() => upgrade,
     };

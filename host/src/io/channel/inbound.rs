@@ -365,9 +365,12 @@ impl Channel {
         if !queue.current.is_empty() {
             return true;
         }
-        if queue.receiver.is_empty() {
-            // About to wait: the client should see our replies first.
-            if self.until_closed(self.flush()).await.is_err() {
+        if queue.receiver.is_empty() && self.output_waiting() {
+            // About to wait: the client should see our replies first. Boxed:
+            // a round trip's write has usually sent them, and inline this
+            // wait would make every read's future (which wasmtime boxes
+            // and copies) the larger.
+            if Box::pin(self.until_closed(self.flush())).await.is_err() {
                 return false;
             }
         }
@@ -383,16 +386,22 @@ impl Channel {
             if self.closed.is_closed() {
                 return Poll::Ready(false);
             }
-            let InboundQueue { receiver, peer, .. } = &mut *queue;
+            let InboundQueue {
+                receiver,
+                peer,
+                current,
+                current_room,
+                ..
+            } = &mut *queue;
             match receiver.poll_recv(context) {
                 Poll::Ready(Some(Delivery::Block(items))) => {
-                    queue.current_room = items.iter().map(Inbound::weight).sum();
-                    queue.current = items.into();
+                    *current_room = items.iter().map(Inbound::weight).sum();
+                    *current = items.into();
                     return Poll::Ready(true);
                 }
                 // A new client: the last one's input, if unread, is moot.
                 Poll::Ready(Some(Delivery::Peer(input))) => {
-                    queue.peer = Some(input);
+                    *peer = Some(input);
                     continue;
                 }
                 Poll::Ready(None) => return Poll::Ready(false),
@@ -405,18 +414,20 @@ impl Channel {
             let Some(input) = peer else {
                 return Poll::Pending;
             };
-            let (items, ended) = ready!(input.poll_read(context, self));
+            let ended = ready!(input.poll_read(context, self));
+            let framed = !input.framed.is_empty();
+            if framed {
+                self.count_in(&input.framed);
+                // Read by the vat itself: it took no room in the queue.
+                *current_room = 0;
+                current.extend(input.framed.drain(..));
+            }
             if ended {
                 *peer = None;
             }
-            if items.is_empty() {
-                continue;
+            if framed {
+                return Poll::Ready(true);
             }
-            self.count_in(&items);
-            // Read by the vat itself: it took no room in the queue.
-            queue.current_room = 0;
-            queue.current = items.into();
-            return Poll::Ready(true);
         }
     }
 

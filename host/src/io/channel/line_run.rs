@@ -33,6 +33,14 @@ impl LineRun {
         run
     }
 
+    /// An empty run with room for `bytes` of lines.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
     /// A run of one line, which must not contain `\n`.
     pub(crate) fn of_one(line: &str) -> Self {
         let mut run = Self::default();

@@ -264,11 +264,16 @@ impl Channel {
         .await?
     }
 
+    /// Whether a write may have left output in the buffer. A read about to
+    /// wait flushes first, and usually finds nothing waiting (the write
+    /// sent it): then it takes no lock.
+    pub(crate) fn output_waiting(&self) -> bool {
+        self.output_waiting.load(Ordering::Acquire)
+    }
+
     /// Sends buffered output to the client now.
     pub(crate) async fn flush(&self) {
-        // A read about to wait flushes first, and usually finds nothing
-        // waiting (the write sent it): then it takes no lock.
-        if !self.output_waiting.load(Ordering::Acquire) {
+        if !self.output_waiting() {
             return;
         }
         let mut output = self.output.lock().await;
@@ -278,7 +283,7 @@ impl Channel {
     /// Sends buffered output to the client now, unless a write is under way
     /// (which sends it itself).
     pub(crate) async fn flush_unless_busy(&self) {
-        if !self.output_waiting.load(Ordering::Acquire) {
+        if !self.output_waiting() {
             return;
         }
         if let Some(mut output) = self.output.try_lock() {

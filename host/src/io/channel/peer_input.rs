@@ -43,6 +43,9 @@ pub(crate) struct PeerInput<R = PeerReader> {
     session: Option<u64>,
     /// No input follows this peer's (a `listen` connection).
     only_client: bool,
+    /// What the last read framed, taken by the caller; kept between reads
+    /// so a round trip allocates no list for its one line.
+    pub(crate) framed: Vec<Inbound>,
 }
 
 impl<R: AsyncRead + Unpin> PeerInput<R> {
@@ -59,6 +62,7 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
             framer: LineFramer::new(channel.max_line()),
             session,
             only_client,
+            framed: Vec::new(),
         }
     }
 
@@ -67,14 +71,14 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
     /// second value is true. Nothing is framed on a channel the vat does
     /// not read. Cancel-safe: nothing is read unless it returns.
     pub(crate) async fn read(&mut self, channel: &Channel) -> (Vec<Inbound>, bool) {
-        std::future::poll_fn(|context| self.poll_read(context, channel)).await
+        let ended = std::future::poll_fn(|context| self.poll_read(context, channel)).await;
+        (std::mem::take(&mut self.framed), ended)
     }
 
-    pub(crate) fn poll_read(
-        &mut self,
-        context: &mut Context<'_>,
-        channel: &Channel,
-    ) -> Poll<(Vec<Inbound>, bool)> {
+    /// Reads what the peer has sent and frames it into `framed` (which the
+    /// caller empties), as [`PeerInput::read`]; ready with whether the
+    /// peer's stream ended.
+    pub(crate) fn poll_read(&mut self, context: &mut Context<'_>, channel: &Channel) -> Poll<bool> {
         READ_BUFFER.with_borrow_mut(|buffer| {
             let mut read = ReadBuf::new(buffer);
             let count = match ready!(Pin::new(&mut self.reader).poll_read(context, &mut read)) {
@@ -89,16 +93,17 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
         })
     }
 
-    /// What the vat gets of `received`, one read's bytes (none: the end).
-    fn frame(&mut self, received: &[u8], channel: &Channel) -> (Vec<Inbound>, bool) {
-        let mut items = Vec::new();
+    /// Frames `received`, one read's bytes (none: the end), into `framed`;
+    /// whether the peer's stream ended.
+    fn frame(&mut self, received: &[u8], channel: &Channel) -> bool {
+        let items = &mut self.framed;
         if !self.kept {
             channel.received(received.len());
-            return (items, received.is_empty());
+            return received.is_empty();
         }
         if received.is_empty() {
             if self.lines {
-                self.framer.finish(|frame| add_frame(&mut items, frame));
+                self.framer.finish(|frame| add_frame(items, frame, 0));
             }
             items.push(Inbound::EndOfStream {
                 session: self.session,
@@ -106,26 +111,27 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
             if self.only_client {
                 items.push(Inbound::Finished);
             }
-            return (items, true);
+            return true;
         }
         channel.received(received.len());
         if self.lines {
             self.framer
-                .push(received, |frame| add_frame(&mut items, frame));
+                .push(received, |frame| add_frame(items, frame, received.len()));
         } else {
             items.push(Inbound::Bytes(received.to_vec()));
         }
-        (items, false)
+        false
     }
 }
 
-/// Adds a frame to what goes to the vat: consecutive lines join one run.
-fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>) {
+/// Adds a frame to what goes to the vat: consecutive lines join one run,
+/// made with room for the `read` bytes they came in (one allocation).
+fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>, read: usize) {
     match frame {
         Frame::Line(line) => match items.last_mut() {
             Some(Inbound::Lines(run)) => run.push(line),
             _ => {
-                let mut run = LineRun::default();
+                let mut run = LineRun::with_capacity(read.max(line.len() + 1));
                 run.push(line);
                 items.push(Inbound::Lines(run));
             }
