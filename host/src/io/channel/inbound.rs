@@ -206,7 +206,8 @@ impl Channel {
         }
         match self.inbound.try_lock() {
             Some(guard) => Ok(guard),
-            None => self.until_closed(self.inbound.lock()).await,
+            // Boxed: rare, and inline it would size every read's future.
+            None => Box::pin(self.until_closed(self.inbound.lock())).await,
         }
     }
 

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use futures_util::FutureExt;
+use futures_util::lock::MutexGuard;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +66,11 @@ impl ClientWriter {
     /// Sends the buffered output. Cancel-safe: what was sent is accounted
     /// for after every write, so a cancelled flush can be resumed.
     async fn flush(&mut self) -> Result<(), FlushError> {
+        // Most flushes complete at once: they never look at the stop token
+        // (each look takes its lock) nor make the select below.
+        if let Some(sent) = self.send_buffer().now_or_never() {
+            return sent.map_err(|_| FlushError::Failed);
+        }
         let stop = Arc::clone(&self.stop);
         // The send first: a write that completes at once never looks at the
         // stop token (each look takes its lock), only one that waits; and a
@@ -228,40 +235,55 @@ impl Channel {
     }
 
     async fn send(&self, parts: &[&[u8]]) -> Result<(), ChannelError> {
-        self.until_closed(async {
-            let mut output = self.output.lock().await;
-            let Some(writer) = output.as_mut() else {
-                return Err(ChannelError::NoClient);
+        let mut output = self.lock_output().await?;
+        let Some(writer) = output.as_mut() else {
+            return Err(ChannelError::NoClient);
+        };
+        for part in parts {
+            writer.buffer.extend_from_slice(part);
+        }
+        self.output_waiting.store(true, Ordering::Release);
+        // More input is waiting: the vat will likely reply again soon, so
+        // let replies gather; otherwise send now.
+        let flush_now = self.unread.load(Ordering::Acquire) == 0 || writer.unsent() >= WRITE_BUFFER;
+        if flush_now {
+            let flushed = match writer.flush().now_or_never() {
+                Some(flushed) => flushed,
+                // The peer takes output slower than the vat writes it.
+                // Boxed, as every wait here: inline, the waits would make
+                // every write's future (which wasmtime boxes and copies)
+                // several times larger.
+                None => Box::pin(self.until_closed(writer.flush())).await?,
             };
-            for part in parts {
-                writer.buffer.extend_from_slice(part);
-            }
-            self.output_waiting.store(true, Ordering::Release);
-            // More input is waiting: the vat will likely reply again soon, so
-            // let replies gather; otherwise send now.
-            let flush_now =
-                self.unread.load(Ordering::Acquire) == 0 || writer.unsent() >= WRITE_BUFFER;
-            if flush_now {
-                match writer.flush().await {
-                    Ok(()) => self.output_waiting.store(false, Ordering::Release),
-                    // The client went away mid-write; the transport will notice too.
-                    Err(FlushError::Failed) => {
-                        *output = None;
-                        return Err(ChannelError::NoClient);
-                    }
-                    // Its session is ending; what is left is counted there.
-                    Err(FlushError::Stopped) => return Err(ChannelError::NoClient),
+            match flushed {
+                Ok(()) => self.output_waiting.store(false, Ordering::Release),
+                // The client went away mid-write; the transport will notice too.
+                Err(FlushError::Failed) => {
+                    *output = None;
+                    return Err(ChannelError::NoClient);
                 }
-            } else {
-                self.unflushed.notify_one();
+                // Its session is ending; what is left is counted there.
+                Err(FlushError::Stopped) => return Err(ChannelError::NoClient),
             }
-            let bytes: usize = parts.iter().map(|part| part.len()).sum();
-            self.stats
-                .bytes_out
-                .fetch_add(bytes as u64, Ordering::Relaxed);
-            Ok(())
-        })
-        .await?
+        } else {
+            self.unflushed.notify_one();
+        }
+        let bytes: usize = parts.iter().map(|part| part.len()).sum();
+        self.stats
+            .bytes_out
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The output, once no other write holds it; `Closed` once closed.
+    async fn lock_output(&self) -> Result<MutexGuard<'_, Option<ClientWriter>>, ChannelError> {
+        if self.closed.is_closed() {
+            return Err(ChannelError::Closed);
+        }
+        match self.output.try_lock() {
+            Some(output) => Ok(output),
+            None => Box::pin(self.until_closed(self.output.lock())).await,
+        }
     }
 
     /// Whether a write may have left output in the buffer. A read about to
