@@ -38,10 +38,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-// An async mutex whose uncontended lock and unlock are one atomic each:
-// tokio's takes a lock of its waiter list on every unlock, and a round trip
-// takes the input once and the output twice.
-use futures_util::lock::Mutex;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -109,7 +105,11 @@ pub struct Channel {
     direction: Direction,
     unit: Unit,
     max_line: u32,
-    inbound: Mutex<InboundQueue>,
+    /// Behind `futures-util`'s async mutex, whose uncontended lock and
+    /// unlock are one atomic each (tokio's takes its waiter list's lock on
+    /// every unlock), taken on every read. Not fair, which readers can
+    /// afford: the input they compete for is bounded by the queue.
+    inbound: futures_util::lock::Mutex<InboundQueue>,
     /// Ends a read's wait for input on close.
     inbound_wake: QueueWaker<Delivery>,
     /// Items the transport may still queue: the channel's `queue` less what
@@ -117,7 +117,9 @@ pub struct Channel {
     inbound_room: tokio::sync::Semaphore,
     /// The most items one block may hold: the `queue` itself.
     queue_room: usize,
-    output: Mutex<Option<ClientWriter>>,
+    /// Behind tokio's fair mutex: a session ending after its grace must
+    /// get the writer from a vat that keeps writing to a stopped peer.
+    output: tokio::sync::Mutex<Option<ClientWriter>>,
     /// A write may have left output in the buffer: set by each write,
     /// cleared once a flush has sent everything. Looked at without the
     /// output lock.
@@ -153,11 +155,11 @@ impl Channel {
             direction: spec.direction,
             unit: spec.unit,
             max_line: spec.max_line,
-            inbound: Mutex::new(InboundQueue::new(receiver)),
+            inbound: futures_util::lock::Mutex::new(InboundQueue::new(receiver)),
             inbound_wake,
             inbound_room: tokio::sync::Semaphore::new(room),
             queue_room: room,
-            output: Mutex::new(None),
+            output: tokio::sync::Mutex::new(None),
             output_waiting: AtomicBool::new(false),
             writer_stop: std::sync::Mutex::new(None),
             closed: CloseSignal::default(),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures_util::FutureExt;
-use futures_util::lock::MutexGuard;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::MutexGuard;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -281,8 +281,8 @@ impl Channel {
             return Err(ChannelError::Closed);
         }
         match self.output.try_lock() {
-            Some(output) => Ok(output),
-            None => Box::pin(self.until_closed(self.output.lock())).await,
+            Ok(output) => Ok(output),
+            Err(_) => Box::pin(self.until_closed(self.output.lock())).await,
         }
     }
 
@@ -308,7 +308,7 @@ impl Channel {
         if !self.output_waiting() {
             return;
         }
-        if let Some(mut output) = self.output.try_lock() {
+        if let Ok(mut output) = self.output.try_lock() {
             self.flush_locked(&mut output).await;
         }
     }
