@@ -416,17 +416,17 @@ impl Channel {
                 return Poll::Pending;
             };
             let ended = ready!(input.poll_read(context, self));
-            let framed = !input.framed.is_empty();
-            if framed {
-                self.count_in(&input.framed);
-                // Read by the vat itself: it took no room in the queue.
-                *current_room = 0;
-                current.extend(input.framed.drain(..));
-            }
+            // `current` is empty here (see `next_block`).
+            let framed = input.take_framed(current);
             if ended {
                 *peer = None;
             }
             if framed {
+                let (front, back) = current.as_slices();
+                self.count_in(front);
+                self.count_in(back);
+                // Read by the vat itself: it took no room in the queue.
+                *current_room = 0;
                 return Poll::Ready(true);
             }
         }

@@ -8,6 +8,7 @@
 //! reads and frames its peer with the same code and queues what it framed.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -45,8 +46,13 @@ pub(crate) struct PeerInput<R = PeerReader> {
     only_client: bool,
     /// What the last read framed, taken by the caller; kept between reads
     /// so a round trip allocates no list for its one line.
-    pub(crate) framed: Vec<Inbound>,
+    framed: Vec<Inbound>,
 }
+
+/// The most items `framed` keeps room for between reads: a read of many
+/// short lines broken by invalid ones frames thousands of items, and that
+/// room would stay with an idle client.
+const FRAMED_KEPT: usize = 8;
 
 impl<R: AsyncRead + Unpin> PeerInput<R> {
     pub(crate) fn new(
@@ -75,9 +81,20 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
         (std::mem::take(&mut self.framed), ended)
     }
 
-    /// Reads what the peer has sent and frames it into `framed` (which the
-    /// caller empties), as [`PeerInput::read`]; ready with whether the
-    /// peer's stream ended.
+    /// Moves what the last read framed to the end of `items`; false if it
+    /// framed nothing.
+    pub(crate) fn take_framed(&mut self, items: &mut VecDeque<Inbound>) -> bool {
+        if self.framed.is_empty() {
+            return false;
+        }
+        items.extend(self.framed.drain(..));
+        self.framed.shrink_to(FRAMED_KEPT);
+        true
+    }
+
+    /// Reads what the peer has sent and frames it for
+    /// [`PeerInput::take_framed`], as [`PeerInput::read`]; ready with
+    /// whether the peer's stream ended.
     pub(crate) fn poll_read(&mut self, context: &mut Context<'_>, channel: &Channel) -> Poll<bool> {
         READ_BUFFER.with_borrow_mut(|buffer| {
             let mut read = ReadBuf::new(buffer);
@@ -103,7 +120,7 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
         }
         if received.is_empty() {
             if self.lines {
-                self.framer.finish(|frame| add_frame(items, frame, 0));
+                self.framer.finish(|frame| add_frame(items, frame));
             }
             items.push(Inbound::EndOfStream {
                 session: self.session,
@@ -115,8 +132,7 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
         }
         channel.received(received.len());
         if self.lines {
-            self.framer
-                .push(received, |frame| add_frame(items, frame, received.len()));
+            self.framer.push(received, |frame| add_frame(items, frame));
         } else {
             items.push(Inbound::Bytes(received.to_vec()));
         }
@@ -125,18 +141,48 @@ impl<R: AsyncRead + Unpin> PeerInput<R> {
 }
 
 /// Adds a frame to what goes to the vat: consecutive lines join one run,
-/// made with room for the `read` bytes they came in (one allocation).
-fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>, read: usize) {
+/// made with room for its first line and newline (one allocation for a
+/// round trip's line; not the read's size, which a client could make a
+/// run of one short line hold).
+fn add_frame(items: &mut Vec<Inbound>, frame: Frame<'_>) {
     match frame {
         Frame::Line(line) => match items.last_mut() {
             Some(Inbound::Lines(run)) => run.push(line),
             _ => {
-                let mut run = LineRun::with_capacity(read.max(line.len() + 1));
+                let mut run = LineRun::with_capacity(line.len() + 1);
                 run.push(line);
                 items.push(Inbound::Lines(run));
             }
         },
         Frame::InvalidUtf8(why) => items.push(Inbound::InvalidData(why)),
         Frame::TooLong => items.push(Inbound::TooLong),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::spec::Direction;
+
+    #[tokio::test]
+    async fn a_read_of_many_items_leaves_room_for_few_with_an_idle_client() {
+        let (channel, _sender) = Channel::new(&super::super::tests::spec(Direction::InOut));
+        let received = b"a\n\xff\n".repeat(1000);
+        let mut input = PeerInput::new(&channel, received.as_slice(), None, false);
+        let ended = std::future::poll_fn(|context| input.poll_read(context, &channel)).await;
+        assert!(!ended);
+        let mut items = VecDeque::new();
+        assert!(input.take_framed(&mut items));
+        assert_eq!(
+            items.len(),
+            2000,
+            "each line and each invalid line is an item"
+        );
+        assert!(
+            input.framed.capacity() <= FRAMED_KEPT,
+            "kept room for {} items",
+            input.framed.capacity()
+        );
+        assert!(!input.take_framed(&mut items), "taken twice");
     }
 }

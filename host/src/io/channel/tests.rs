@@ -2,7 +2,7 @@ use super::*;
 use crate::io::spec::{ChannelKind, SocketSpec};
 use crate::quiescence::Quiescence;
 
-fn spec(direction: Direction) -> ChannelSpec {
+pub(super) fn spec(direction: Direction) -> ChannelSpec {
     ChannelSpec {
         name: "test".to_owned(),
         direction,
