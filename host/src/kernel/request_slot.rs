@@ -75,7 +75,10 @@ impl<T> SlotSender<T> {
                 return None;
             }
             state.request = request.take();
-            if let Some(receiver) = state.receiver.take() {
+            let receiver = state.receiver.take();
+            // Woken outside the lock, which its poll takes.
+            drop(state);
+            if let Some(receiver) = receiver {
                 receiver.wake();
             }
             Some(Ok(()))
@@ -126,11 +129,12 @@ impl<T> Drop for SlotReceiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::soon;
 
     #[tokio::test]
     async fn a_request_is_taken_and_a_second_waits_until_the_first_is() {
         let (sender, mut receiver) = request_slot();
-        assert!(sender.send(1).await.is_ok());
+        assert!(soon(sender.send(1)).await.is_ok());
         let second = tokio::spawn({
             let sender = sender.clone();
             async move { sender.send(2).await }
@@ -142,21 +146,24 @@ mod tests {
             !second.is_finished(),
             "the second request went in before the first was taken"
         );
-        assert_eq!(receiver.recv().await, 1);
-        assert_eq!(second.await.ok(), Some(Ok(())));
-        assert_eq!(receiver.recv().await, 2);
+        assert_eq!(soon(receiver.recv()).await, 1);
+        assert_eq!(soon(second).await.ok(), Some(Ok(())));
+        assert_eq!(soon(receiver.recv()).await, 2);
     }
 
     #[tokio::test]
     async fn a_request_never_taken_goes_with_the_receiver_and_later_ones_are_refused() {
         let (sender, receiver) = request_slot();
         let (answer, answered) = tokio::sync::oneshot::channel::<()>();
-        assert!(sender.send(answer).await.is_ok());
+        assert!(soon(sender.send(answer)).await.is_ok());
         drop(receiver);
-        assert!(answered.await.is_err(), "the untaken request was kept");
+        assert!(
+            soon(answered).await.is_err(),
+            "the untaken request was kept"
+        );
         let (late, _) = tokio::sync::oneshot::channel::<()>();
         assert!(
-            sender.send(late).await.is_err(),
+            soon(sender.send(late)).await.is_err(),
             "a request was accepted with no receiver"
         );
     }
@@ -164,13 +171,13 @@ mod tests {
     #[tokio::test]
     async fn a_sender_waiting_on_a_full_slot_is_refused_when_the_receiver_goes() {
         let (sender, receiver) = request_slot();
-        assert!(sender.send(1).await.is_ok());
+        assert!(soon(sender.send(1)).await.is_ok());
         let waiting = tokio::spawn({
             let sender = sender.clone();
             async move { sender.send(2).await }
         });
         tokio::task::yield_now().await;
         drop(receiver);
-        assert_eq!(waiting.await.ok(), Some(Err(2)));
+        assert_eq!(soon(waiting).await.ok(), Some(Err(2)));
     }
 }

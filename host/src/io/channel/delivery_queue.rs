@@ -161,6 +161,7 @@ impl<T> Drop for QueueReceiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::soon;
 
     impl<T> QueueReceiver<T> {
         async fn recv(&mut self) -> Option<T> {
@@ -176,7 +177,7 @@ mod tests {
         assert!(second_sender.send(2).is_ok());
         drop(sender);
         assert!(!receiver.is_empty());
-        assert_eq!(receiver.recv().await, Some(1));
+        assert_eq!(soon(receiver.recv()).await, Some(1));
         assert_eq!(receiver.try_recv(), Some(2));
         assert!(receiver.is_empty());
         let waiting = tokio::spawn(async move { receiver.recv().await });
@@ -185,7 +186,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "recv returned with a sender alive");
         drop(second_sender);
-        assert_eq!(waiting.await.ok(), Some(None));
+        assert_eq!(soon(waiting).await.ok(), Some(None));
     }
 
     #[tokio::test]
@@ -194,7 +195,7 @@ mod tests {
         let waiting = tokio::spawn(async move { receiver.recv().await });
         tokio::task::yield_now().await;
         assert!(sender.send("line").is_ok());
-        assert_eq!(waiting.await.ok(), Some(Some("line")));
+        assert_eq!(soon(waiting).await.ok(), Some(Some("line")));
     }
 
     #[tokio::test]
@@ -219,7 +220,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "the receiver did not wait");
         waker.wake();
-        assert!(waiting.await.is_ok());
+        assert!(soon(waiting).await.is_ok());
         assert!(woken.load(std::sync::atomic::Ordering::SeqCst));
     }
 
