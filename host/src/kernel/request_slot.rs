@@ -101,13 +101,7 @@ impl<T> SlotReceiver<T> {
             self.0.freed.notify_waiters();
             return Poll::Ready(request);
         }
-        if !state
-            .receiver
-            .as_ref()
-            .is_some_and(|receiver| receiver.will_wake(context.waker()))
-        {
-            state.receiver = Some(context.waker().clone());
-        }
+        crate::wait::register(&mut state.receiver, context.waker());
         Poll::Pending
     }
 }

@@ -113,13 +113,7 @@ impl<T> QueueReceiver<T> {
         if self.0.senders.load(Ordering::Acquire) == 0 {
             return Poll::Ready(None);
         }
-        if !state
-            .waiter
-            .as_ref()
-            .is_some_and(|waiter| waiter.will_wake(context.waker()))
-        {
-            state.waiter = Some(context.waker().clone());
-        }
+        crate::wait::register(&mut state.waiter, context.waker());
         Poll::Pending
     }
 
