@@ -198,17 +198,10 @@ impl Channel {
     }
 
     /// The channel's input, once no other call holds it; `Closed` once
-    /// closed. Only a wait for another call registers with the close
-    /// signal.
+    /// closed.
     async fn lock_inbound(&self) -> Result<MutexGuard<'_, InboundQueue>, ChannelError> {
-        if self.closed.is_closed() {
-            return Err(ChannelError::Closed);
-        }
-        match self.inbound.try_lock() {
-            Some(guard) => Ok(guard),
-            // Boxed: rare, and inline it would size every read's future.
-            None => Box::pin(self.until_closed(self.inbound.lock())).await,
-        }
+        self.lock_unless_closed(|| self.inbound.try_lock(), || self.inbound.lock())
+            .await
     }
 
     /// The vat is back for input (see [`Channel::read_lines`]), before
@@ -293,49 +286,47 @@ impl Channel {
     /// Takes what `want` asks for from the block being read (see
     /// [`Channel::take`]).
     fn take_from_block(&self, queue: &mut InboundQueue, want: Want<'_>) -> Taken {
-        {
-            let taken = match (queue.current.front_mut(), want) {
-                (None | Some(Inbound::Finished), _) => return Taken::Failed(ChannelError::Closed),
-                (Some(Inbound::Bytes(chunk)), Want::Bytes(max)) if chunk.len() > max => {
-                    let rest = chunk.split_off(max);
-                    return Taken::Bytes(std::mem::replace(chunk, rest));
+        let taken = match (queue.current.front_mut(), want) {
+            (None | Some(Inbound::Finished), _) => return Taken::Failed(ChannelError::Closed),
+            (Some(Inbound::Bytes(chunk)), Want::Bytes(max)) if chunk.len() > max => {
+                let rest = chunk.split_off(max);
+                return Taken::Bytes(std::mem::replace(chunk, rest));
+            }
+            (Some(Inbound::Lines(run)), Want::Line) => {
+                let line = run.pop_line().unwrap_or_default();
+                if run.is_empty() {
+                    queue.current.pop_front();
                 }
-                (Some(Inbound::Lines(run)), Want::Line) => {
-                    let line = run.pop_line().unwrap_or_default();
-                    if run.is_empty() {
-                        queue.current.pop_front();
-                    }
-                    self.unread.fetch_sub(1, Ordering::AcqRel);
-                    self.tell_peer_taken(1);
-                    Taken::Line(line)
-                }
-                (Some(Inbound::Lines(run)), Want::Lines(max, holder)) => {
-                    let (bytes, lines) = run.front(max);
-                    let text = run.unread()[..bytes].to_owned();
-                    let holder = (lines > 1).then(|| {
-                        holder.hold(lines);
-                        holder.clone()
-                    });
-                    queue.handed = Handed {
-                        bytes,
-                        lines,
-                        holder,
-                    };
-                    self.unread.fetch_sub(lines, Ordering::AcqRel);
-                    self.tell_peer_taken(lines);
-                    Taken::Lines(text)
-                }
-                (Some(_), _) => {
-                    let Some(item) = queue.current.pop_front() else {
-                        return Taken::Failed(ChannelError::Closed);
-                    };
-                    self.unread.fetch_sub(1, Ordering::AcqRel);
-                    self.taken_item(queue, item)
-                }
-            };
-            self.return_room_if_read(queue);
-            taken
-        }
+                self.unread.fetch_sub(1, Ordering::AcqRel);
+                self.tell_peer_taken(1);
+                Taken::Line(line)
+            }
+            (Some(Inbound::Lines(run)), Want::Lines(max, holder)) => {
+                let (bytes, lines) = run.front(max);
+                let text = run.unread()[..bytes].to_owned();
+                let holder = (lines > 1).then(|| {
+                    holder.hold(lines);
+                    holder.clone()
+                });
+                queue.handed = Handed {
+                    bytes,
+                    lines,
+                    holder,
+                };
+                self.unread.fetch_sub(lines, Ordering::AcqRel);
+                self.tell_peer_taken(lines);
+                Taken::Lines(text)
+            }
+            (Some(_), _) => {
+                let Some(item) = queue.current.pop_front() else {
+                    return Taken::Failed(ChannelError::Closed);
+                };
+                self.unread.fetch_sub(1, Ordering::AcqRel);
+                self.taken_item(queue, item)
+            }
+        };
+        self.return_room_if_read(queue);
+        taken
     }
 
     /// What a whole item taken from the queue gives the reader.

@@ -252,6 +252,24 @@ impl Channel {
         self.sessions_done.reached(session).await;
     }
 
+    /// A lock's guard: taken at once if free (`now`), else waited for
+    /// (`wait`) until the channel closes; `Closed` once closed. The wait is
+    /// boxed: it is rare, and inline it would make every call's future
+    /// (which wasmtime boxes and copies) the larger.
+    async fn lock_unless_closed<G, W: Future<Output = G>>(
+        &self,
+        now: impl FnOnce() -> Option<G>,
+        wait: impl FnOnce() -> W,
+    ) -> Result<G, ChannelError> {
+        if self.closed.is_closed() {
+            return Err(ChannelError::Closed);
+        }
+        match now() {
+            Some(guard) => Ok(guard),
+            None => Box::pin(self.until_closed(wait())).await,
+        }
+    }
+
     async fn until_closed<T>(&self, work: impl Future<Output = T>) -> Result<T, ChannelError> {
         if self.closed.is_closed() {
             return Err(ChannelError::Closed);

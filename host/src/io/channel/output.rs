@@ -277,13 +277,8 @@ impl Channel {
 
     /// The output, once no other write holds it; `Closed` once closed.
     async fn lock_output(&self) -> Result<MutexGuard<'_, Option<ClientWriter>>, ChannelError> {
-        if self.closed.is_closed() {
-            return Err(ChannelError::Closed);
-        }
-        match self.output.try_lock() {
-            Ok(output) => Ok(output),
-            Err(_) => Box::pin(self.until_closed(self.output.lock())).await,
-        }
+        self.lock_unless_closed(|| self.output.try_lock().ok(), || self.output.lock())
+            .await
     }
 
     /// Whether a write may have left output in the buffer. A read about to

@@ -1,6 +1,7 @@
 use super::*;
 use crate::io::spec::{ChannelKind, SocketSpec};
 use crate::quiescence::Quiescence;
+use crate::test_support::soon;
 
 pub(super) fn spec(direction: Direction) -> ChannelSpec {
     ChannelSpec {
@@ -27,8 +28,6 @@ async fn deliver_lines(channel: &Channel, sender: &InboundSender, lines: &[&str]
             .await
     );
 }
-
-use crate::test_support::soon;
 
 #[tokio::test]
 async fn close_ends_a_pending_read_with_closed() {
