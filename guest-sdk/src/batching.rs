@@ -12,12 +12,15 @@
 //! Output: a line written while lines that arrived with the one being
 //! handled are still unread is gathered; the gathered lines go to the host
 //! in one call when the vat has read its batch (the next read asks the
-//! host), is about to wait (a read that waits, `wait_any`, an answer, the
-//! inbox, a listener), sends a message, lends or drops the channel,
-//! panics, or returns; or when they pass [`GATHER_LIMIT`] bytes. A write
-//! when no input is in hand goes to the host at once, as it always did. A
-//! host error for gathered lines (the client left) is returned by the
-//! vat's next write on that channel.
+//! host, and carries them: `write-then-read-lines`), is about to wait (a
+//! read that waits, `wait_any`, an answer, the inbox, a listener), sends a
+//! message, lends or drops the channel, panics, or returns; or when they
+//! pass [`GATHER_LIMIT`] bytes. A write when no input is in hand goes to
+//! the host at once, as it always did: the vat may compute for a long
+//! time before it reads again. [`Channel::serve`](crate::Channel::serve)
+//! knows it reads next, so its replies always wait for that read. A host
+//! error for gathered lines (the client left) is returned by the vat's
+//! next write on that channel.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -89,9 +92,9 @@ impl Batched {
             return Ok(Some(line));
         }
         // About to ask the host, and perhaps to wait: what the batch
-        // produced goes out first.
-        settle_all();
-        let text = match self.inner.read_lines(BATCH_BYTES) {
+        // produced goes out first, this channel's in the same call.
+        settle_all_but(self);
+        let text = match self.write_then_read() {
             Ok(Some(text)) => text,
             Ok(None) => return Ok(None),
             Err(error) => return Err(error.into()),
@@ -112,6 +115,58 @@ impl Batched {
             self.list();
         }
         Ok(line)
+    }
+
+    /// The host's next batch, with the output gathered for this channel
+    /// handed over in the same call: a server's replies and its wait for
+    /// the next requests cost one host call, not two.
+    fn write_then_read(&self) -> Result<Option<String>, wit::IoError> {
+        // Not reentrant (no host call runs the vat's code), so the borrow
+        // only fails under the panic hook, which does not read.
+        let Ok(mut output) = self.output.try_borrow_mut() else {
+            return self.inner.read_lines(BATCH_BYTES);
+        };
+        if output.is_empty() {
+            drop(output);
+            return self.inner.read_lines(BATCH_BYTES);
+        }
+        let (written, read) = self.inner.write_then_read_lines(&output, BATCH_BYTES);
+        output.clear();
+        drop(output);
+        if let Err(error) = written {
+            self.defer(error.into());
+        }
+        read
+    }
+
+    /// Gathers a reply of [`Channel::serve`](crate::Channel::serve): it goes
+    /// to the host with the next read, which comes straight after unless
+    /// lines of the batch are still in hand. A host error is deferred, for
+    /// `serve` to look at with the next line.
+    pub(crate) fn gather_reply(self: &Rc<Self>, reply: &str) {
+        let gathered = {
+            let mut output = self.output.borrow_mut();
+            output.push_str(reply);
+            output.push('\n');
+            output.len()
+        };
+        if gathered >= GATHER_LIMIT {
+            self.flush_deferring_errors();
+        } else if self.has_input() {
+            // Other lines' handling may wait or send a message first.
+            self.list();
+        }
+    }
+
+    /// The host error for gathered output, if any, taken.
+    pub(crate) fn take_deferred(&self) -> Option<IoError> {
+        self.deferred.try_borrow_mut().ok()?.take()
+    }
+
+    fn defer(&self, error: IoError) {
+        if let Ok(mut deferred) = self.deferred.try_borrow_mut() {
+            *deferred = Some(error);
+        }
     }
 
     /// Puts this channel in [`PENDING`], once.
@@ -221,9 +276,7 @@ impl Batched {
 
     fn flush_deferring_errors(&self) {
         if let Err(error) = self.flush() {
-            if let Ok(mut deferred) = self.deferred.try_borrow_mut() {
-                *deferred = Some(error);
-            }
+            self.defer(error);
         }
     }
 }
@@ -251,6 +304,16 @@ pub(crate) fn flush_all() {
 pub(crate) fn settle_all() {
     for channel in pending() {
         channel.settle();
+    }
+}
+
+/// [`settle_all`] but for `reader`, about to read: its output goes with
+/// the read, and it holds no input (it read all of its batch).
+fn settle_all_but(reader: &Rc<Batched>) {
+    for channel in pending() {
+        if !Rc::ptr_eq(&channel, reader) {
+            channel.settle();
+        }
     }
 }
 

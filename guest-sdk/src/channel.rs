@@ -149,6 +149,48 @@ impl Channel {
             done: false,
         }
     }
+
+    /// Serves a request-response protocol: calls `handle` with each line
+    /// from each client in turn and writes back what it returns (`None`:
+    /// no reply; a reply of several lines separates them with `\n`), until
+    /// the host closes the channel. Errors that concern one line go to
+    /// `handle` too, and serving goes on.
+    ///
+    /// What `lines()` and `reply` do, for half the host calls: a reply
+    /// goes to the host together with the wait for the next line (one
+    /// call, as a microkernel's reply-and-receive), since nothing can
+    /// happen between the two. A reply to a client that has gone is
+    /// dropped, as with [`Channel::reply`].
+    pub fn serve(
+        &self,
+        mut handle: impl FnMut(Result<String, IoError>) -> Option<String>,
+    ) -> Result<(), IoError> {
+        if self.direction != Direction::InOut {
+            return Err(if self.direction == Direction::In {
+                IoError::NotWritable
+            } else {
+                IoError::NotReadable
+            });
+        }
+        loop {
+            let request = match self.read_line() {
+                Ok(Some(line)) => Ok(line),
+                // One client left; serve the next.
+                Ok(None) => continue,
+                Err(IoError::Closed) => return Ok(()),
+                Err(error) if error.is_line_error() => Err(error),
+                Err(error) => return Err(error),
+            };
+            match self.batched.take_deferred() {
+                // A reply to a client that has gone.
+                None | Some(IoError::NoClient) => {}
+                Some(error) => return Err(error),
+            }
+            if let Some(reply) = handle(request) {
+                self.batched.gather_reply(&reply);
+            }
+        }
+    }
 }
 
 /// Iterator over a channel's lines; see [`Channel::lines`].

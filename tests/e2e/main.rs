@@ -25,4 +25,5 @@ mod restart;
 mod run;
 mod sdk;
 mod security;
+mod serve;
 mod watch;

@@ -198,6 +198,25 @@ impl io_channel::HostChannel for IoChannelCtx<'_> {
         Ok(channel.write_lines(&lines).await.map_err(Into::into))
     }
 
+    async fn write_then_read_lines(
+        &mut self,
+        handle: Resource<ChannelHandle>,
+        lines: String,
+        max: u32,
+    ) -> wasmtime::Result<(
+        Result<(), io_channel::IoError>,
+        Result<Option<String>, io_channel::IoError>,
+    )> {
+        let channel = self.channel(&handle)?;
+        let written = channel.write_lines(&lines).await.map_err(Into::into);
+        pause_if_quieting(self.marks, &channel).await;
+        let read = channel
+            .read_lines(max, self.marks)
+            .await
+            .map_err(Into::into);
+        Ok((written, read))
+    }
+
     async fn read_bytes(
         &mut self,
         handle: Resource<ChannelHandle>,

@@ -12,9 +12,7 @@ fn echo(parameters: Parameters, channels: Channels) -> vat_sdk::Result {
     if channel.unit() == Unit::Bytes {
         return echo_bytes(&channel);
     }
-    for line in channel.lines() {
-        channel.reply(&line.unwrap_or_else(|error| format!("error: {error}")))?;
-    }
+    channel.serve(|line| Some(line.unwrap_or_else(|error| format!("error: {error}"))))?;
     Ok(())
 }
 
