@@ -15,7 +15,8 @@
 //! (`vathost::io::split_peer`): registered for input only, so the client's
 //! reading of a reply does not wake the server (tokio's `UnixStream` takes
 //! a writable edge each time, and its busy round trip's p50 was about a
-//! third longer for it). The naive server keeps tokio's stream.
+//! third longer for it), and reading what is already in the socket before
+//! the reactor has seen it. The naive server keeps tokio's stream.
 
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
