@@ -145,11 +145,13 @@ impl SocketFile {
             path: path.clone(),
             source,
         };
-        let listener = listen_with_mode(&bind_path, spec.mode).map_err(bind_error)?;
+        let socket = bind_with_mode(&bind_path, spec.mode).map_err(bind_error)?;
         let metadata = dir.symlink_metadata(&name).map_err(bind_error)?;
         // The fd mode already governs the new file; this restores bits the
         // umask took away from an explicit `mode` (a change of mode keeps
-        // the file's identity).
+        // the file's identity). Before `listen`: until then a client's
+        // connect is refused, so none gets in while the mode is not yet the
+        // one asked for.
         if metadata.mode() & 0o7777 != spec.mode {
             dir.set_permissions(
                 &name,
@@ -157,6 +159,7 @@ impl SocketFile {
             )
             .map_err(bind_error)?;
         }
+        let listener = listen(socket).map_err(bind_error)?;
         let file = Self {
             name,
             path,
@@ -208,10 +211,10 @@ fn via_dir(dir: &Dir, name: &std::ffi::OsStr, full: &Path) -> PathBuf {
     }
 }
 
-/// Binds and listens with the socket file created at `mode` (minus umask):
-/// `fchmod` on an unbound Unix socket sets the mode `bind` gives its file, so
-/// the file is never more open than asked, not even for an instant.
-fn listen_with_mode(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
+/// Binds with the socket file created at `mode` (minus umask): `fchmod` on
+/// an unbound Unix socket sets the mode `bind` gives its file, so the file
+/// is never more open than asked, not even for an instant.
+fn bind_with_mode(path: &Path, mode: u32) -> std::io::Result<std::os::fd::OwnedFd> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let socket = rustix::net::socket_with(
         AddressFamily::UNIX,
@@ -221,6 +224,11 @@ fn listen_with_mode(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
     )?;
     rustix::fs::fchmod(&socket, rustix::fs::Mode::from_raw_mode(mode))?;
     rustix::net::bind(&socket, &SocketAddrUnix::new(path)?)?;
+    Ok(socket)
+}
+
+/// Starts accepting connections on a bound socket.
+fn listen(socket: std::os::fd::OwnedFd) -> std::io::Result<UnixListener> {
     rustix::net::listen(&socket, 128)?;
     UnixListener::from_std(std::os::unix::net::UnixListener::from(socket))
 }
